@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
+import type { GatewayConfig, KinesisConfig } from './config/types.js'
+import { createKinesisClient } from './delivery/kinesis-client.js'
+import { kinesisSender } from './delivery/kinesis-sender.js'
+import { ProducerPool } from './delivery/producer-pool.js'
+import type { PutRecordsSender } from './delivery/stream-producer.js'
+import { errorHandler, notFoundHandler } from './http/error-handler.js'
+import { healthRoutes } from './http/health-routes.js'
+import { ingestRoutes } from './http/ingest-route.js'
+import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
+import { Readiness } from './ops/readiness.js'
+import { ensureStreams } from './ops/stream-admin.js'
+
+export interface BuildOptions {
+  /** Fastify/pino logger options; false for silence (tests). */
+  readonly logger?: FastifyServerOptions['logger']
+  /** Replaces the PutRecords call (unit tests of the HTTP edge only; integration tests use a real server). */
+  readonly send?: PutRecordsSender
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** What the gateway is running on, for the start log line and the ops commands. */
+    gateway: {
+      readonly config: GatewayConfig
+      readonly kinesis: KinesisConfig
+      readonly registry: ChannelRegistry
+      readonly readiness: Readiness
+      readonly pool: ProducerPool
+    }
+  }
+}
+
+/** Builds the whole gateway from a validated configuration. The caller listens (or injects). */
+export async function buildApp (config: GatewayConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  let embedded: EmbeddedKinesis | undefined
+  let kinesis = config.kinesis
+  if (kinesis.mode === 'embedded') {
+    embedded = await startEmbeddedKinesis(kinesis.embeddedPort)
+    kinesis = { ...kinesis, endpoint: embedded.endpoint }
+  }
+
+  const adminClient = createKinesisClient(kinesis)
+  const producerClient = createKinesisClient(kinesis, { maxAttempts: 1 })
+  const closeClients = (): void => {
+    adminClient.destroy()
+    producerClient.destroy()
+  }
+  let app: FastifyInstance | undefined
+  try {
+    const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery)
+    const table = await buildChannelTable(config, pool)
+    const registry = new ChannelRegistry(table)
+    if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
+
+    app = Fastify({
+      logger: options.logger ?? { level: config.logLevel },
+      bodyLimit: config.server.bodyLimitBytes,
+      trustProxy: config.server.trustProxy,
+      connectionTimeout: config.server.connectionTimeoutMs,
+      requestTimeout: config.server.requestTimeoutMs,
+      keepAliveTimeout: config.server.keepAliveTimeoutMs,
+      requestIdHeader: 'x-request-id',
+      genReqId: () => randomUUID(),
+      // Fastify's two lines per request are off; ops/request-log.ts writes at most one.
+      logController: new LogController({ disableRequestLogging: true }),
+      return503OnClosing: true,
+      forceCloseConnections: 'idle'
+    })
+    const log = app.log
+    const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
+      (err) => log.warn({ err }, 'stream readiness check failed'))
+    app.decorate('gateway', { config, kinesis, registry, readiness, pool })
+
+    app.addHook('onRequest', async (request, reply) => {
+      void reply.header('x-request-id', request.id)
+    })
+    app.setErrorHandler(errorHandler)
+    app.setNotFoundHandler(notFoundHandler)
+    healthRoutes(app, readiness)
+    ingestRoutes(app, registry)
+
+    app.addHook('onReady', async () => { await readiness.start() })
+    // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.
+    app.addHook('onClose', async () => {
+      readiness.stop()
+      await pool.drain()
+      closeClients()
+      await embedded?.close()
+    })
+    return app
+  } catch (err) {
+    if (app !== undefined) await app.close()
+    closeClients()
+    await embedded?.close()
+    throw err
+  }
+}

@@ -1,0 +1,52 @@
+import type { ValidateFunction } from 'ajv'
+import type { ChannelConfig, GatewayConfig } from '../config/types.js'
+import type { ProducerPool } from '../delivery/producer-pool.js'
+import type { StreamProducer } from '../delivery/stream-producer.js'
+import { compileChannelSchemas } from '../validation/schema-registry.js'
+
+/** A channel ready to serve: its configuration, its compiled schema and its stream's producer. */
+export interface Channel {
+  readonly config: ChannelConfig
+  readonly validate: ValidateFunction
+  readonly producer: StreamProducer
+}
+
+/**
+ * The channels being served. The whole table is replaced at once, so a request sees either the
+ * old or the new configuration, never a mix (live reload swaps it).
+ */
+export class ChannelRegistry {
+  private table: ReadonlyMap<string, Channel>
+
+  constructor (table: ReadonlyMap<string, Channel>) {
+    this.table = table
+  }
+
+  get (name: string): Channel | undefined {
+    return this.table.get(name)
+  }
+
+  names (): string[] {
+    return [...this.table.keys()]
+  }
+
+  streams (): string[] {
+    return [...new Set([...this.table.values()].map((c) => c.config.stream))]
+  }
+
+  replace (table: ReadonlyMap<string, Channel>): void {
+    this.table = table
+  }
+}
+
+/** Compiles every channel's schema and binds it to its stream's producer. Throws ConfigError. */
+export async function buildChannelTable (config: GatewayConfig, pool: ProducerPool): Promise<Map<string, Channel>> {
+  const compiled = await compileChannelSchemas(config.channels.values(), config.configFile)
+  const table = new Map<string, Channel>()
+  for (const channel of config.channels.values()) {
+    const schema = compiled.get(channel.name)
+    if (schema === undefined) continue
+    table.set(channel.name, { config: channel, validate: schema.validate, producer: pool.forStream(channel.stream) })
+  }
+  return table
+}

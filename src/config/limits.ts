@@ -1,0 +1,51 @@
+/**
+ * Every default and hard limit of the gateway, in one place.
+ *
+ * Kinesis service limits are quoted from the Kinesis Data Streams developer guide,
+ * "Quotas and limits" and the PutRecords API reference.
+ */
+
+/** PutRecords: at most 500 records per call. */
+export const KINESIS_MAX_RECORDS_PER_PUT = 500
+/** PutRecords: at most 5 MiB per call, counting data and partition keys. */
+export const KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024
+/** A record's data blob plus its partition key is at most 1 MiB. */
+export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024
+/** Partition keys are Unicode strings of 1 to 256 characters. */
+export const KINESIS_MAX_PARTITION_KEY_CHARS = 256
+/** Stream names: 1-128 characters of [a-zA-Z0-9_.-]. */
+export const KINESIS_STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/
+
+export const DEFAULTS = {
+  port: 8080,
+  host: '0.0.0.0',
+  configFile: 'kinesis-gateway.yaml',
+  region: 'us-east-1',
+  /** kinesalite's own default port; the `tail` command finds the embedded server here. */
+  embeddedKinesisPort: 4567,
+  /** Shards of a stream the gateway creates itself (embedded server, `streams create`). */
+  createdStreamShards: 1,
+  /** API Gateway's default payload limit is 10 MB; 5 MiB is what one PutRecords call carries. */
+  bodyLimitBytes: 5 * 1024 * 1024,
+  /** Same as one PutRecords call, so a request never needs more than one call's worth of records. */
+  maxEventsPerRequest: 500,
+  /** Time a partly filled PutRecords batch waits for more records before it is sent. */
+  lingerMs: 5,
+  /** PutRecords calls in flight per stream. */
+  maxInFlightPerStream: 8,
+  /** A record not accepted by Kinesis within this time is reported back as not written. */
+  recordDeadlineMs: 10_000,
+  /** Full-jitter exponential backoff between retries of failed records. */
+  retryBaseMs: 50,
+  retryMaxMs: 2_000,
+  /** Socket-level limits of the Kinesis client. */
+  kinesisConnectTimeoutMs: 3_000,
+  kinesisRequestTimeoutMs: 5_000,
+  kinesisMaxSockets: 64,
+  /** /readyz reads a cached stream status; this is how often it is refreshed. */
+  readinessRefreshMs: 5_000,
+  /** Slow-client protection for the HTTP server (slowloris). */
+  connectionTimeoutMs: 30_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000
+} as const

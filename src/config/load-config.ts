@@ -1,0 +1,218 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { parse as parseYaml } from 'yaml'
+import { ConfigError } from './config-error.js'
+import { configFileSchema, FIX_HINTS } from './config-schema.js'
+import { DEFAULTS } from './limits.js'
+import type { ChannelConfig, GatewayConfig, KinesisConfig, PartitionKeySource } from './types.js'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+interface RawChannel {
+  stream: string
+  schema: string
+  partitionKey?: string
+  record?: 'envelope' | 'raw'
+  maxEventsPerRequest?: number
+}
+
+interface RawConfig {
+  server?: {
+    bodyLimitBytes?: number
+    connectionTimeoutMs?: number
+    requestTimeoutMs?: number
+    keepAliveTimeoutMs?: number
+    trustProxy?: boolean | string | string[]
+  }
+  kinesis?: {
+    region?: string
+    endpoint?: string
+    createStreams?: boolean
+    shards?: number
+    connectTimeoutMs?: number
+    requestTimeoutMs?: number
+    maxSockets?: number
+  }
+  delivery?: {
+    lingerMs?: number
+    maxInFlightPerStream?: number
+    recordDeadlineMs?: number
+    retryBaseMs?: number
+    retryMaxMs?: number
+  }
+  readinessRefreshMs?: number
+  channels: Record<string, RawChannel>
+}
+
+const validateFile = new Ajv({ allErrors: true, strict: true }).compile<RawConfig>(configFileSchema)
+
+/** The path of the configuration file: GATEWAY_CONFIG, or the default beside the working directory. */
+export function configFilePath (env: Env = process.env, cwd = process.cwd()): string {
+  return resolve(cwd, env.GATEWAY_CONFIG ?? DEFAULTS.configFile)
+}
+
+/** Reads, validates and types the configuration. Throws ConfigError listing every problem. */
+export async function loadConfig (env: Env = process.env, cwd = process.cwd()): Promise<GatewayConfig> {
+  const file = configFilePath(env, cwd)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    const how = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `unreadable (${(err as Error).message})`
+    throw new ConfigError([`${file}: ${how}. Fix: set GATEWAY_CONFIG to your configuration file, or run from the project folder that holds ${DEFAULTS.configFile}`])
+  }
+  return parseConfig(text, file, env)
+}
+
+/** Validates configuration text (YAML or JSON) read from `file`, with environment overrides. */
+export function parseConfig (text: string, file: string, env: Env = process.env): GatewayConfig {
+  let raw: unknown
+  try {
+    raw = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError([`${file}: not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}. Fix: correct the syntax at that line`])
+  }
+  if (!validateFile(raw)) {
+    throw new ConfigError((validateFile.errors ?? []).map((e) => describeSchemaError(file, e)))
+  }
+
+  const problems: string[] = []
+  const production = env.NODE_ENV === 'production'
+  const kinesis = kinesisSettings(raw, env, production, file, problems)
+  const port = portFrom(env.PORT, 'PORT', DEFAULTS.port, problems)
+  const channels = new Map<string, ChannelConfig>()
+  const baseDir = dirname(file)
+  for (const [name, ch] of Object.entries(raw.channels)) {
+    const partitionKey = parsePartitionKey(ch.partitionKey ?? 'random')
+    if (typeof partitionKey === 'string') {
+      problems.push(`${file}: channels.${name}.partitionKey: ${partitionKey}. Fix: ${FIX_HINTS['channels.*.partitionKey']}`)
+      continue
+    }
+    channels.set(name, {
+      name,
+      stream: ch.stream,
+      schemaFile: resolve(baseDir, ch.schema),
+      partitionKey,
+      record: ch.record ?? 'envelope',
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest
+    })
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const delivery = raw.delivery ?? {}
+  const server = raw.server ?? {}
+  return {
+    configFile: file,
+    production,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    server: {
+      host: env.HOST ?? DEFAULTS.host,
+      port,
+      bodyLimitBytes: server.bodyLimitBytes ?? DEFAULTS.bodyLimitBytes,
+      connectionTimeoutMs: server.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
+      requestTimeoutMs: server.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      keepAliveTimeoutMs: server.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
+      trustProxy: server.trustProxy ?? false
+    },
+    kinesis,
+    delivery: {
+      lingerMs: delivery.lingerMs ?? DEFAULTS.lingerMs,
+      maxInFlightPerStream: delivery.maxInFlightPerStream ?? DEFAULTS.maxInFlightPerStream,
+      recordDeadlineMs: delivery.recordDeadlineMs ?? DEFAULTS.recordDeadlineMs,
+      retryBaseMs: delivery.retryBaseMs ?? DEFAULTS.retryBaseMs,
+      retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs
+    },
+    readinessRefreshMs: raw.readinessRefreshMs ?? DEFAULTS.readinessRefreshMs,
+    channels
+  }
+}
+
+function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: string, problems: string[]): KinesisConfig {
+  const k = raw.kinesis ?? {}
+  const endpoint = env.KINESIS_ENDPOINT ?? k.endpoint
+  const explicitRegion = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? k.region
+  const embeddedPort = portFrom(env.KINESIS_LOCAL_PORT, 'KINESIS_LOCAL_PORT', DEFAULTS.embeddedKinesisPort, problems)
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) {
+    problems.push(`KINESIS_ENDPOINT: "${endpoint}" is not an http(s) URL. Fix: ${FIX_HINTS['kinesis.endpoint']}`)
+  }
+  let mode: KinesisConfig['mode']
+  if (endpoint !== undefined) mode = 'endpoint'
+  else if (explicitRegion !== undefined) mode = 'aws'
+  else if (production) {
+    problems.push(`${file}: kinesis: no Kinesis target while NODE_ENV=production. ` +
+      'Fix: set AWS_REGION (with the usual AWS credentials) or KINESIS_ENDPOINT; the embedded development server is never used in production')
+    mode = 'aws'
+  } else mode = 'embedded'
+
+  const createStreamsEnv = env.KINESIS_CREATE_STREAMS
+  if (createStreamsEnv !== undefined && createStreamsEnv !== 'true' && createStreamsEnv !== 'false') {
+    problems.push(`KINESIS_CREATE_STREAMS: "${createStreamsEnv}". Fix: use true or false`)
+  }
+  return {
+    mode,
+    region: explicitRegion ?? DEFAULTS.region,
+    endpoint: mode === 'embedded' ? `http://127.0.0.1:${embeddedPort}` : endpoint,
+    embeddedPort,
+    localCredentials: mode === 'embedded' || (endpoint !== undefined && isLoopback(endpoint) &&
+      env.AWS_ACCESS_KEY_ID === undefined && env.AWS_PROFILE === undefined),
+    createStreams: mode === 'embedded' || (createStreamsEnv !== undefined ? createStreamsEnv === 'true' : (k.createStreams ?? false)),
+    createdStreamShards: k.shards ?? DEFAULTS.createdStreamShards,
+    connectTimeoutMs: k.connectTimeoutMs ?? DEFAULTS.kinesisConnectTimeoutMs,
+    requestTimeoutMs: k.requestTimeoutMs ?? DEFAULTS.kinesisRequestTimeoutMs,
+    maxSockets: k.maxSockets ?? DEFAULTS.kinesisMaxSockets
+  }
+}
+
+function isLoopback (endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname
+    return host === 'localhost' || host === '[::1]' || host.startsWith('127.')
+  } catch {
+    return false
+  }
+}
+
+function portFrom (value: string | undefined, name: string, fallback: number, problems: string[]): number {
+  if (value === undefined || value === '') return fallback
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push(`${name}: "${value}" is not a port. Fix: use a number from 0 to 65535`)
+    return fallback
+  }
+  return port
+}
+
+/** "random" | "/json/pointer" | "header:<name>"; returns a reason string when invalid. */
+export function parsePartitionKey (spec: string): PartitionKeySource | string {
+  if (spec === 'random') return { kind: 'random' }
+  if (spec.startsWith('header:')) {
+    const header = spec.slice('header:'.length).trim().toLowerCase()
+    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) return `"${spec}" does not name a valid HTTP header`
+    return { kind: 'header', header }
+  }
+  if (spec.startsWith('/')) {
+    if (/~[^01]|~$/.test(spec)) return `"${spec}" is not a valid JSON pointer (RFC 6901: "~" must be followed by 0 or 1)`
+    const tokens = spec.slice(1).split('/').map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'))
+    return { kind: 'pointer', pointer: spec, tokens }
+  }
+  return `"${spec}" is not a partition key source`
+}
+
+function describeSchemaError (file: string, e: ErrorObject): string {
+  const key = e.instancePath.slice(1).replaceAll('/', '.') || '(top level)'
+  const hintKey = key.replace(/^channels\.[^.]+\./, 'channels.*.')
+  let what = e.message ?? 'is invalid'
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty
+    return `${file}: ${key === '(top level)' ? '' : key + '.'}${extra}: unknown key. Fix: remove it or check its spelling`
+  }
+  if (e.keyword === 'propertyNames') {
+    return `${file}: ${key}: channel name "${(e.params as { propertyName: string }).propertyName}" is not allowed. ` +
+      'Fix: use 1-64 lower-case letters, digits, "_" or "-", starting with a letter or digit (it becomes the URL /v1/<name>)'
+  }
+  if (e.keyword === 'enum') what = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+  const hint = FIX_HINTS[hintKey] ?? `set ${key} to a value that ${what}`
+  return `${file}: ${key}: ${what}. Fix: ${hint}`
+}
+

@@ -1,0 +1,282 @@
+import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
+import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../config/limits.js'
+import { classifyCallError, fullJitterDelay, isRetryableRecordError } from './retry-policy.js'
+
+/** One record ready for Kinesis. `size` is data plus partition key bytes, as Kinesis counts them. */
+export interface OutgoingRecord {
+  readonly data: Uint8Array
+  readonly partitionKey: string
+  readonly size: number
+}
+
+export type DeliveryOutcome =
+  | { readonly ok: true, readonly shardId: string, readonly sequenceNumber: string }
+  | { readonly ok: false, readonly errorCode: string, readonly errorMessage: string }
+
+/** Sends one PutRecords call; answers one entry per record, in order. */
+export type PutRecordsSender = (stream: string, records: readonly OutgoingRecord[]) => Promise<readonly PutRecordsResultEntry[]>
+
+/** What the producer reports, for metrics and logs. Every method is optional. */
+export interface ProducerObserver {
+  batchSent?: (stream: string, records: number, bytes: number, latencyMs: number) => void
+  recordsRetried?: (stream: string, count: number, errorCode: string) => void
+  recordsFailed?: (stream: string, count: number, errorCode: string) => void
+  /** Records sent again after a call whose answer was lost: each may now exist twice in the stream. */
+  possibleDuplicates?: (stream: string, count: number) => void
+  callFailed?: (stream: string, errorCode: string, message: string, retryable: boolean) => void
+}
+
+export interface StreamProducerOptions {
+  readonly stream: string
+  readonly send: PutRecordsSender
+  readonly lingerMs: number
+  readonly maxInFlight: number
+  readonly recordDeadlineMs: number
+  readonly retryBaseMs: number
+  readonly retryMaxMs: number
+  /** Bytes of records held (queued, in flight or waiting to retry) before send() refuses more. */
+  readonly maxBufferedBytes: number
+  readonly observer?: ProducerObserver
+  readonly now?: () => number
+}
+
+/** Thrown by send() when the buffer is full: the caller answers 503 with Retry-After. */
+export class BufferFullError extends Error {
+  constructor (stream: string) {
+    super(`the send buffer of stream ${stream} is full`)
+    this.name = 'BufferFullError'
+  }
+}
+
+/** The records of one request; resolves once every record has an outcome. */
+class Ticket {
+  readonly outcomes: DeliveryOutcome[]
+  private remaining: number
+  private readonly resolve: (outcomes: DeliveryOutcome[]) => void
+
+  constructor (count: number, resolve: (outcomes: DeliveryOutcome[]) => void) {
+    this.outcomes = new Array<DeliveryOutcome>(count)
+    this.remaining = count
+    this.resolve = resolve
+  }
+
+  settle (slot: number, outcome: DeliveryOutcome): void {
+    this.outcomes[slot] = outcome
+    if (--this.remaining === 0) this.resolve(this.outcomes)
+  }
+}
+
+interface QueuedRecord {
+  readonly record: OutgoingRecord
+  readonly ticket: Ticket
+  readonly slot: number
+  readonly deadline: number
+  attempts: number
+}
+
+/**
+ * Batches the records of one stream into PutRecords calls.
+ *
+ * A batch goes out when it is full (500 records or 5 MiB, the PutRecords limits), when the linger
+ * time has passed, or as soon as a call in flight returns. Records that Kinesis rejects with a
+ * retryable error are sent again after a full-jitter backoff, until their deadline; only then are
+ * they reported as not written. Nothing here knows about HTTP.
+ */
+export class StreamProducer {
+  readonly stream: string
+  private readonly opts: StreamProducerOptions
+  private readonly now: () => number
+  private queue: QueuedRecord[] = []
+  private queuedBytes = 0
+  /** Bytes of every record not yet settled: queued, in flight and waiting to retry. */
+  private heldBytes = 0
+  private inFlight = 0
+  private retriesWaiting = 0
+  private lingerTimer: NodeJS.Timeout | undefined
+  private draining = false
+  private idleWaiters: Array<() => void> = []
+
+  constructor (opts: StreamProducerOptions) {
+    this.stream = opts.stream
+    this.opts = opts
+    this.now = opts.now ?? Date.now
+  }
+
+  /** Records held and not yet settled, in bytes (for back-pressure and metrics). */
+  get bufferedBytes (): number {
+    return this.heldBytes
+  }
+
+  get queuedRecords (): number {
+    return this.queue.length
+  }
+
+  /**
+   * Queues the records of one request and resolves with one outcome per record, in order.
+   * Throws BufferFullError (before queueing any of them) when the buffer cannot take them all.
+   */
+  send (records: readonly OutgoingRecord[]): Promise<DeliveryOutcome[]> {
+    if (records.length === 0) return Promise.resolve([])
+    let bytes = 0
+    for (const r of records) bytes += r.size
+    if (this.heldBytes + bytes > this.opts.maxBufferedBytes && this.heldBytes > 0) {
+      throw new BufferFullError(this.stream)
+    }
+    return new Promise((resolve) => {
+      const ticket = new Ticket(records.length, resolve)
+      const deadline = this.now() + this.opts.recordDeadlineMs
+      for (let i = 0; i < records.length; i++) {
+        this.queue.push({ record: records[i] as OutgoingRecord, ticket, slot: i, deadline, attempts: 0 })
+      }
+      this.queuedBytes += bytes
+      this.heldBytes += bytes
+      this.pump(false)
+    })
+  }
+
+  /** Sends everything held now and resolves when every record has an outcome. */
+  drain (): Promise<void> {
+    this.draining = true
+    this.pump(true)
+    if (this.isIdle()) return Promise.resolve()
+    return new Promise((resolve) => { this.idleWaiters.push(resolve) })
+  }
+
+  private isIdle (): boolean {
+    return this.queue.length === 0 && this.inFlight === 0 && this.retriesWaiting === 0
+  }
+
+  private pump (force: boolean): void {
+    const { maxInFlight } = this.opts
+    while (this.inFlight < maxInFlight && this.queue.length > 0) {
+      const full = this.queue.length >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
+      if (!full && !force && !this.draining) break
+      const batch = this.takeBatch()
+      if (batch.length > 0) void this.sendBatch(batch)
+    }
+    if (this.queue.length > 0 && this.lingerTimer === undefined && this.inFlight < maxInFlight) {
+      this.lingerTimer = setTimeout(this.onLinger, this.opts.lingerMs)
+    }
+    if (this.isIdle()) this.notifyIdle()
+  }
+
+  private readonly onLinger = (): void => {
+    this.lingerTimer = undefined
+    this.pump(true)
+  }
+
+  /** Takes up to one PutRecords call's worth of records; records past their deadline fail here. */
+  private takeBatch (): QueuedRecord[] {
+    const now = this.now()
+    let count = 0
+    let bytes = 0
+    let end = 0
+    const expired: QueuedRecord[] = []
+    const batch: QueuedRecord[] = []
+    for (; end < this.queue.length && count < KINESIS_MAX_RECORDS_PER_PUT; end++) {
+      const q = this.queue[end] as QueuedRecord
+      if (q.deadline <= now) {
+        expired.push(q)
+        continue
+      }
+      if (bytes + q.record.size > KINESIS_MAX_BYTES_PER_PUT) break
+      bytes += q.record.size
+      count++
+      batch.push(q)
+    }
+    this.queue.splice(0, end)
+    let taken = 0
+    for (const q of batch) taken += q.record.size
+    for (const q of expired) taken += q.record.size
+    this.queuedBytes -= taken
+    if (expired.length > 0) this.fail(expired, 'DeadlineExceeded', 'not accepted by Kinesis before the record deadline')
+    return batch
+  }
+
+  private async sendBatch (batch: QueuedRecord[]): Promise<void> {
+    this.inFlight++
+    const started = this.now()
+    const observer = this.opts.observer
+    let bytes = 0
+    const records = batch.map((q) => { bytes += q.record.size; return q.record })
+    try {
+      const entries = await this.opts.send(this.stream, records)
+      observer?.batchSent?.(this.stream, batch.length, bytes, this.now() - started)
+      const retry: QueuedRecord[] = []
+      let retryCode = ''
+      let retryMessage = ''
+      for (let i = 0; i < batch.length; i++) {
+        const q = batch[i] as QueuedRecord
+        const entry = entries[i]
+        if (entry === undefined) {
+          retry.push(q)
+          retryCode = 'MissingResult'
+          retryMessage = 'PutRecords answered fewer entries than records sent'
+        } else if (entry.ErrorCode !== undefined && entry.ErrorCode !== null && entry.ErrorCode !== '') {
+          if (isRetryableRecordError(entry.ErrorCode)) {
+            retry.push(q)
+            retryCode = entry.ErrorCode
+            retryMessage = entry.ErrorMessage ?? entry.ErrorCode
+          } else {
+            this.fail([q], entry.ErrorCode, entry.ErrorMessage ?? entry.ErrorCode)
+          }
+        } else {
+          this.heldBytes -= q.record.size
+          q.ticket.settle(q.slot, { ok: true, shardId: entry.ShardId ?? '', sequenceNumber: entry.SequenceNumber ?? '' })
+        }
+      }
+      if (retry.length > 0) this.scheduleRetry(retry, retryCode, retryMessage)
+    } catch (err) {
+      const failure = classifyCallError(err)
+      observer?.callFailed?.(this.stream, failure.code, failure.message, failure.retryable)
+      if (failure.retryable) {
+        if (failure.maybeWritten) observer?.possibleDuplicates?.(this.stream, batch.length)
+        this.scheduleRetry(batch, failure.code, failure.message)
+      } else {
+        this.fail(batch, failure.code, failure.message)
+      }
+    } finally {
+      this.inFlight--
+      this.pump(true)
+    }
+  }
+
+  private scheduleRetry (records: QueuedRecord[], code: string, message: string): void {
+    const now = this.now()
+    let attempt = 0
+    for (const q of records) attempt = Math.max(attempt, ++q.attempts)
+    const delay = fullJitterDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs)
+    const keep: QueuedRecord[] = []
+    const give: QueuedRecord[] = []
+    for (const q of records) (now + delay < q.deadline ? keep : give).push(q)
+    if (give.length > 0) this.fail(give, code, message)
+    if (keep.length === 0) return
+    this.opts.observer?.recordsRetried?.(this.stream, keep.length, code)
+    this.retriesWaiting++
+    setTimeout(() => {
+      this.retriesWaiting--
+      let bytes = 0
+      for (const q of keep) bytes += q.record.size
+      // Retried records go first: they are the oldest.
+      this.queue = keep.concat(this.queue)
+      this.queuedBytes += bytes
+      this.pump(true)
+    }, delay)
+  }
+
+  private fail (records: QueuedRecord[], errorCode: string, errorMessage: string): void {
+    this.opts.observer?.recordsFailed?.(this.stream, records.length, errorCode)
+    const outcome: DeliveryOutcome = { ok: false, errorCode, errorMessage }
+    for (const q of records) {
+      this.heldBytes -= q.record.size
+      q.ticket.settle(q.slot, outcome)
+    }
+  }
+
+  private notifyIdle (): void {
+    if (this.idleWaiters.length === 0) return
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const w of waiters) w()
+  }
+}

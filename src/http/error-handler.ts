@@ -1,0 +1,98 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError, PROBLEMS, problemType, type ProblemCode } from './problems.js'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
+
+/** Fastify's own error codes that are the client's fault, and what they mean to a client. */
+const FASTIFY_CODES: Record<string, { code: ProblemCode, detail: (req: FastifyRequest) => string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    detail: (req) => `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '(none)')} is not accepted here. ` +
+      'Send application/json (one object or an array of objects) or application/x-ndjson (one object per line)'
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: 'GW_ERR_BODY_TOO_LARGE',
+    detail: (req) => `The body is larger than this gateway accepts (${req.routeOptions.bodyLimit} bytes, counted after decompression). Split it into smaller requests`
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'GW_ERR_EMPTY_BODY', detail: () => 'The body is empty; send at least one JSON object' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'GW_ERR_MALFORMED_BODY', detail: () => 'The body is not valid JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'GW_ERR_BAD_REQUEST', detail: () => 'Content-Length does not match the body that was sent' }
+}
+
+/** zlib's error codes: a body that claims gzip but cannot be inflated is the client's mistake. */
+const ZLIB_CODES = new Set(['Z_DATA_ERROR', 'Z_BUF_ERROR', 'Z_STREAM_ERROR', 'Z_NEED_DICT'])
+
+export interface Problem {
+  readonly status: number
+  readonly body: Record<string, unknown>
+  readonly retryAfterSeconds: number | undefined
+}
+
+/** Turns any error into an RFC 9457 problem. The text of 5xx errors other than our own is never shown. */
+export function toProblem (err: FastifyError | GatewayError | Error, request: FastifyRequest): Problem {
+  let code: ProblemCode
+  let detail: string
+  let extra: Record<string, unknown> | undefined
+  let retryAfterSeconds: number | undefined
+  const errCode = (err as { code?: string }).code
+  if (err instanceof GatewayError) {
+    code = err.code
+    detail = err.message
+    retryAfterSeconds = err.retryAfterSeconds
+    extra = err.errors !== undefined ? { ...err.extra, errors: err.errors } : err.extra
+  } else if (errCode !== undefined && FASTIFY_CODES[errCode] !== undefined) {
+    const known = FASTIFY_CODES[errCode]
+    code = known.code
+    detail = known.detail(request)
+  } else if (errCode !== undefined && ZLIB_CODES.has(errCode)) {
+    code = 'GW_ERR_MALFORMED_BODY'
+    detail = `The body could not be decompressed as ${String(request.headers['content-encoding'])}: ${err.message}`
+  } else {
+    const status = (err as FastifyError).statusCode
+    if (status !== undefined && status >= 400 && status < 500) {
+      code = 'GW_ERR_BAD_REQUEST'
+      detail = err.message
+      return render(code, detail, request, undefined, undefined, status)
+    }
+    code = 'GW_ERR_INTERNAL'
+    detail = 'The gateway failed to handle this request; it has been logged with this request id'
+  }
+  return render(code, detail, request, extra, retryAfterSeconds)
+}
+
+function render (code: ProblemCode, detail: string, request: FastifyRequest,
+  extra: Record<string, unknown> | undefined, retryAfterSeconds: number | undefined, status: number = PROBLEMS[code].status): Problem {
+  return {
+    status,
+    retryAfterSeconds,
+    body: {
+      type: problemType(code),
+      title: PROBLEMS[code].title,
+      status,
+      detail,
+      instance: request.url,
+      code,
+      requestId: request.id,
+      ...extra
+    }
+  }
+}
+
+export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds))
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.body)
+}
+
+/** Fastify error handler: one place where every failure becomes problem+json. */
+export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = toProblem(err, request)
+  if (problem.status >= 500 && problem.body.code === 'GW_ERR_INTERNAL') {
+    request.log.error({ err }, 'request failed')
+  }
+  return sendProblem(reply, problem)
+}
+
+export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, toProblem(new GatewayError('GW_ERR_ROUTE_NOT_FOUND',
+    `There is no route ${request.method} ${request.url.split('?')[0] ?? ''}. Events are sent with POST /v1/<channel>`), request))
+}

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
+import { KINESIS_MAX_RECORD_BYTES } from '../config/limits.js'
+import { partitionKeyFor } from '../delivery/partition-key.js'
+import { encodeEnvelope, encodeRaw, envelopeMiddle } from '../delivery/record-encoder.js'
+import { BufferFullError, type DeliveryOutcome, type OutgoingRecord } from '../delivery/stream-producer.js'
+import { collectEventErrors } from '../validation/schema-registry.js'
+import { decodeContentEncoding, registerBodyParsers } from './body-parsers.js'
+import { GatewayError, type EventError } from './problems.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The channel of an ingest request, looked up before the body is read. */
+    channel: Channel | null
+  }
+}
+
+/** Seconds a client should wait before retrying events the gateway could not deliver. */
+const RETRY_AFTER_SECONDS = 1
+
+const acceptedSchema = {
+  type: 'object',
+  required: ['accepted', 'events'],
+  properties: {
+    accepted: { type: 'integer' },
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'shardId', 'sequenceNumber'],
+        properties: { id: { type: 'string' }, shardId: { type: 'string' }, sequenceNumber: { type: 'string' } }
+      }
+    }
+  }
+} as const
+
+interface AcceptedEvent { id: string, shardId: string, sequenceNumber: string }
+
+/** POST /v1/:channel — validate, encode and deliver one event, a JSON array of events, or NDJSON. */
+export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry): void {
+  registerBodyParsers(app)
+  app.decorateRequest('channel', null)
+
+  app.post<{ Params: { channel: string } }>('/v1/:channel', {
+    schema: { response: { 200: acceptedSchema } },
+    // Unknown channels are refused before a byte of the body is read.
+    preParsing: async (request, _reply, payload) => {
+      const name = request.params.channel
+      const channel = registry.get(name)
+      if (channel === undefined) {
+        throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
+      }
+      request.channel = channel
+      return decodeContentEncoding(request, payload)
+    }
+  }, handleIngest)
+}
+
+async function handleIngest (request: FastifyRequest, reply: FastifyReply): Promise<{ accepted: number, events: AcceptedEvent[] }> {
+  const channel = request.channel as Channel
+  const events = eventsOf(request.body, channel)
+  validateEvents(events, channel)
+
+  const config = channel.config
+  const count = events.length
+  const ids = new Array<string>(count)
+  const records = new Array<OutgoingRecord>(count)
+  const middle = config.record === 'envelope'
+    ? envelopeMiddle({
+      receivedAt: new Date().toISOString(),
+      channel: config.name,
+      sourceIp: request.ip,
+      userAgent: request.headers['user-agent']
+    })
+    : ''
+  let problems: EventError[] | undefined
+  let tooLarge = false
+  for (let i = 0; i < count; i++) {
+    const event = events[i]
+    const id = randomUUID()
+    ids[i] = id
+    const json = JSON.stringify(event)
+    const data = Buffer.from(middle === '' ? encodeRaw(json) : encodeEnvelope(id, middle, json))
+    const partitionKey = partitionKeyFor(config.partitionKey, event, request.headers, id)
+    if (typeof partitionKey !== 'string') {
+      const where = config.partitionKey.kind === 'pointer' ? config.partitionKey.pointer : ''
+      ;(problems ??= []).push({ index: i, pointer: where, reason: `partition key ${partitionKey.invalid}` })
+      continue
+    }
+    const size = data.length + Buffer.byteLength(partitionKey)
+    if (size > KINESIS_MAX_RECORD_BYTES) {
+      tooLarge = true
+      ;(problems ??= []).push({ index: i, pointer: '', reason: `is ${size} bytes as a Kinesis record (data plus partition key); the limit is ${KINESIS_MAX_RECORD_BYTES}` })
+      continue
+    }
+    records[i] = { data, partitionKey, size }
+  }
+  if (problems !== undefined) {
+    throw tooLarge
+      ? new GatewayError('GW_ERR_EVENT_TOO_LARGE', `${problems.length} event(s) cannot be stored as one Kinesis record each; nothing was written`, { errors: problems })
+      : new GatewayError('GW_ERR_INVALID_PARTITION_KEY', `${problems.length} event(s) have an unusable partition key; nothing was written`, { errors: problems })
+  }
+
+  let outcomes: DeliveryOutcome[]
+  try {
+    outcomes = await channel.producer.send(records)
+  } catch (err) {
+    if (err instanceof BufferFullError) {
+      throw new GatewayError('GW_ERR_UNAVAILABLE', 'The gateway is saturated: its send buffer for this stream is full. Retry later; nothing was written',
+        { retryAfterSeconds: RETRY_AFTER_SECONDS })
+    }
+    throw err
+  }
+  return answer(ids, outcomes, reply)
+}
+
+/** The events of a body: a single object, an array (JSON batch) or the lines of NDJSON. */
+function eventsOf (body: unknown, channel: Channel): unknown[] {
+  if (!Array.isArray(body)) {
+    if (body === null || typeof body !== 'object') {
+      throw new GatewayError('GW_ERR_NOT_AN_OBJECT', `The body is JSON ${body === null ? 'null' : typeof body}; send a JSON object or an array of objects`)
+    }
+    return [body]
+  }
+  if (body.length === 0) throw new GatewayError('GW_ERR_EMPTY_BATCH', 'The batch is an empty array; send at least one event')
+  const max = channel.config.maxEventsPerRequest
+  if (body.length > max) {
+    throw new GatewayError('GW_ERR_TOO_MANY_EVENTS', `The request holds ${body.length} events; channel ${channel.config.name} takes at most ${max} per request. Split the batch`)
+  }
+  return body
+}
+
+/** A batch is atomic: every event is checked, and any failure rejects all of them. */
+function validateEvents (events: unknown[], channel: Channel): void {
+  const validate = channel.validate
+  let errors: EventError[] | undefined
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+      (errors ??= []).push({ index: i, pointer: '', reason: 'must be a JSON object' })
+    } else if (!validate(event)) {
+      collectEventErrors(i, validate.errors, errors ??= [])
+    }
+  }
+  if (errors !== undefined) {
+    const failing = new Set(errors.map((e) => e.index)).size
+    throw new GatewayError('GW_ERR_INVALID_EVENTS',
+      `${failing} of ${events.length} event(s) do not match the schema of channel ${channel.config.name}; nothing was written`, { errors })
+  }
+}
+
+function answer (ids: string[], outcomes: DeliveryOutcome[], _reply: FastifyReply): { accepted: number, events: AcceptedEvent[] } {
+  const events = new Array<AcceptedEvent>(ids.length)
+  let failed = 0
+  for (let i = 0; i < ids.length; i++) {
+    const o = outcomes[i] as DeliveryOutcome
+    if (!o.ok) { failed++; continue }
+    events[i] = { id: ids[i] as string, shardId: o.shardId, sequenceNumber: o.sequenceNumber }
+  }
+  if (failed === 0) return { accepted: ids.length, events }
+
+  // Partial (or total) failure: say exactly which events were written, so a client resends only the rest.
+  const results = ids.map((id, i) => {
+    const o = outcomes[i] as DeliveryOutcome
+    return o.ok
+      ? { index: i, id, written: true, shardId: o.shardId, sequenceNumber: o.sequenceNumber }
+      : { index: i, id, written: false, errorCode: o.errorCode, reason: o.errorMessage }
+  })
+  throw new GatewayError('GW_ERR_NOT_DELIVERED',
+    `${failed} of ${ids.length} event(s) were not written to Kinesis before their deadline; resend only those with written=false`,
+    { extra: { written: ids.length - failed, notWritten: failed, events: results }, retryAfterSeconds: RETRY_AFTER_SECONDS })
+}
