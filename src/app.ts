@@ -75,7 +75,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.decorate('gateway', { config, kinesis, registry, readiness, pool })
 
     app.addHook('onRequest', async (request, reply) => {
-      void reply.header('x-request-id', request.id)
+      reply.header('x-request-id', request.id)
     })
     app.setErrorHandler(errorHandler)
     app.setNotFoundHandler(notFoundHandler)

@@ -215,4 +215,3 @@ function describeSchemaError (file: string, e: ErrorObject): string {
   const hint = FIX_HINTS[hintKey] ?? `set ${key} to a value that ${what}`
   return `${file}: ${key}: ${what}. Fix: ${hint}`
 }
-

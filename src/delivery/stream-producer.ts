@@ -152,12 +152,17 @@ export class StreamProducer {
       const full = this.queue.length >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
       if (!full && !force && !this.draining) break
       const batch = this.takeBatch()
-      if (batch.length > 0) void this.sendBatch(batch)
+      if (batch.length > 0) this.sendBatch(batch).catch(this.onBug)
     }
     if (this.queue.length > 0 && this.lingerTimer === undefined && this.inFlight < maxInFlight) {
       this.lingerTimer = setTimeout(this.onLinger, this.opts.lingerMs)
     }
     if (this.isIdle()) this.notifyIdle()
+  }
+
+  /** sendBatch settles every record itself; reaching this is a bug, which must not pass silently. */
+  private readonly onBug = (err: unknown): void => {
+    process.emitWarning(`kinesis-gateway producer for ${this.stream}: ${String(err)}`)
   }
 
   private readonly onLinger = (): void => {

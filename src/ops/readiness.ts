@@ -31,7 +31,7 @@ export class Readiness {
 
   async start (): Promise<void> {
     await this.refresh()
-    this.timer = setInterval(() => { void this.refresh() }, this.refreshMs)
+    this.timer = setInterval(() => { this.refresh().catch(this.onError) }, this.refreshMs)
     this.timer.unref()
   }
 
