@@ -86,9 +86,8 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       // x-request-id is taken only when safe (request-id.ts), else generated.
       requestIdHeader: false,
       genReqId: requestIdOf,
-      requestIdLogLabel: 'requestId',
       // Fastify's two lines per request are off; ops/request-observer.ts writes at most one.
-      logController: new LogController({ disableRequestLogging: true }),
+      logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
       return503OnClosing: true,
       forceCloseConnections: 'idle'
     })
