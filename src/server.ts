@@ -14,7 +14,11 @@ async function main (): Promise<void> {
     app.log.warn('LOG_FORMAT asks for pretty logs but pino-pretty is not installed: logging JSON')
   }
 
-  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000 }, async ({ signal, err }) => {
+  // Live configuration: SIGHUP or an edit of the configuration file or a schema reloads the channels.
+  process.on('SIGHUP', () => { void app.gateway.reload('SIGHUP') })
+  app.gateway.reloader.watch()
+  // close-with-grace shuts down on SIGHUP by default; here SIGHUP reloads the configuration instead.
+  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: draining in-flight requests and buffered records')
     await app.close()
@@ -23,9 +27,6 @@ async function main (): Promise<void> {
   const address = await app.listen({ port: config.server.port, host: config.server.host })
   app.log.info(startLine(app, address), `kinesis-gateway ${app.gateway.version} started on ${address}`)
 
-  // Live configuration: SIGHUP or an edit of the configuration file or a schema reloads the channels.
-  process.on('SIGHUP', () => { void app.gateway.reload('SIGHUP') })
-  app.gateway.reloader.watch()
   if (kinesis.mode === 'embedded') {
     const first = registry.names()[0] ?? 'events'
     app.log.info(`embedded Kinesis server at ${kinesis.endpoint ?? ''} (in memory, development only). Try:\n` +
