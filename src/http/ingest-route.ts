@@ -59,8 +59,8 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry): 
 
 async function handleIngest (request: FastifyRequest, reply: FastifyReply): Promise<{ accepted: number, events: AcceptedEvent[] }> {
   const channel = request.channel as Channel
+  request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, channel)
-  request.eventCount = events.length
   validateEvents(events, channel)
 
   const config = channel.config

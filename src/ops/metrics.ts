@@ -205,8 +205,8 @@ export class GatewayMetrics {
       let written = 0
       let units = 0
       let bytes = 0
-      let runShard: string | undefined
-      let runLength = 0
+      // Per-shard counts are summed per call, then one counter update per shard.
+      const perShard = new Map<string, number>()
       const n = Math.min(entries.length, records.length)
       for (let i = 0; i < n; i++) {
         const entry = entries[i] as (typeof entries)[number]
@@ -215,16 +215,10 @@ export class GatewayMetrics {
         written++
         bytes += size
         units += Math.ceil(size / PUT_PAYLOAD_UNIT_BYTES)
-        // Results of one call often come from few shards: count runs, not single records.
         const shard = entry.ShardId ?? 'unknown'
-        if (shard !== runShard) {
-          if (runShard !== undefined) this.shardRecords(stream, runShard, runLength)
-          runShard = shard
-          runLength = 0
-        }
-        runLength++
+        perShard.set(shard, (perShard.get(shard) ?? 0) + 1)
       }
-      if (runShard !== undefined) this.shardRecords(stream, runShard, runLength)
+      for (const [shard, count] of perShard) this.shardRecords(stream, shard, count)
       if (written > 0) {
         s.sent.inc(written)
         s.units.inc(units)

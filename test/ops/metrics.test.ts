@@ -20,7 +20,7 @@ t.test('counters move by exactly the traffic sent: requests, events, records, sh
   const stream = uniqueStream()
   const gw = await startGateway(t, {
     endpoint: kinesis.endpoint,
-    channels: { events: { stream }, orders: { stream: uniqueStream(), schema: 'schemas/order.json' } },
+    channels: { events: { stream }, orders: { stream: uniqueStream(), schema: 'schemas/order.json' }, small: { stream: uniqueStream(), maxEventsPerRequest: 2 } },
     extra: { kinesis: { shards: 2 } }
   })
   const url = `${gw.url}/v1/events`
@@ -34,6 +34,7 @@ t.test('counters move by exactly the traffic sent: requests, events, records, sh
   t.equal(bad.status, 400)
   t.equal((await post(url, '{"broken"')).status, 400)
   t.equal((await post(`${gw.url}/v1/nope-${Date.now()}`, '{}')).status, 404)
+  t.equal((await post(`${gw.url}/v1/small`, '[{},{},{}]')).status, 413)
 
   const records = await waitForRecords(reader, stream, 7)
   t.equal(records.length, 7)
@@ -52,6 +53,7 @@ t.test('counters move by exactly the traffic sent: requests, events, records, sh
   t.equal(metricValue(m, P + 'requests_rejected_total', { channel: 'orders', reason: 'GW_ERR_INVALID_EVENTS' }), 1)
   t.equal(metricValue(m, P + 'requests_rejected_total', { channel: 'events', reason: 'GW_ERR_MALFORMED_BODY' }), 1)
   t.equal(metricValue(m, P + 'events_rejected_total', { channel: 'events' }), 0, 'a body that never parsed has no events to count')
+  t.equal(metricValue(m, P + 'events_rejected_total', { channel: 'small', reason: 'GW_ERR_TOO_MANY_EVENTS' }), 3)
 
   t.equal(metricValue(m, P + 'records_sent_total', { stream }), 7)
   t.equal(metricValue(m, P + 'putrecords_batch_records_sum', { stream }), 7)
