@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
 import type { GatewayConfig, KinesisConfig } from './config/types.js'
@@ -12,12 +11,23 @@ import { ingestRoutes } from './http/ingest-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './ops/stream-admin.js'
+import { loadConfig } from './config/load-config.js'
+import { DEFAULTS } from './config/limits.js'
+import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
+import { requestIdOf } from './http/request-id.js'
+import { ConfigReloader, type ReloadResult } from './ops/config-reloader.js'
+import { loggerOptions } from './ops/logger.js'
+import { GatewayMetrics } from './ops/metrics.js'
+import { requestObserver } from './ops/request-observer.js'
+import { packageVersion } from './ops/version.js'
 
 export interface BuildOptions {
   /** Fastify/pino logger options; false for silence (tests). */
   readonly logger?: FastifyServerOptions['logger']
   /** Replaces the PutRecords call (unit tests of the HTTP edge only; integration tests use a real server). */
   readonly send?: PutRecordsSender
+  /** How a live reload reads the configuration again (default: loadConfig() as the entry does). */
+  readonly reloadConfig?: () => Promise<GatewayConfig>
 }
 
 declare module 'fastify' {
@@ -29,6 +39,13 @@ declare module 'fastify' {
       readonly registry: ChannelRegistry
       readonly readiness: Readiness
       readonly pool: ProducerPool
+      readonly version: string
+      readonly metrics: GatewayMetrics
+      /** "public" or the address of the separate metrics listener. */
+      readonly metricsEndpoint: MetricsEndpoint
+      readonly reloader: ConfigReloader
+      /** Reloads channels and schemas now (what SIGHUP and file changes do). */
+      reload: (trigger?: string) => Promise<ReloadResult>
     }
   }
 }
@@ -50,29 +67,60 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
   }
   let app: FastifyInstance | undefined
   try {
-    const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery)
+    const version = await packageVersion()
+    // Buffer gauges read the producers at scrape time.
+    const metrics: GatewayMetrics = new GatewayMetrics({ version, producers: () => pool.all() })
+    const pool: ProducerPool = new ProducerPool(metrics.meteredSender(options.send ?? kinesisSender(producerClient)), config.delivery, metrics.producerObserver())
     const table = await buildChannelTable(config, pool)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
     app = Fastify({
-      logger: options.logger ?? { level: config.logLevel },
+      logger: options.logger ?? loggerOptions(config.logLevel, config.logging).options,
       bodyLimit: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       connectionTimeout: config.server.connectionTimeoutMs,
       requestTimeout: config.server.requestTimeoutMs,
       keepAliveTimeout: config.server.keepAliveTimeoutMs,
-      requestIdHeader: 'x-request-id',
-      genReqId: () => randomUUID(),
-      // Fastify's two lines per request are off; ops/request-log.ts writes at most one.
-      logController: new LogController({ disableRequestLogging: true }),
+      // x-request-id is taken only when safe (request-id.ts), else generated.
+      requestIdHeader: false,
+      genReqId: requestIdOf,
+      // Fastify's two lines per request are off; ops/request-observer.ts writes at most one.
+      logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
       return503OnClosing: true,
       forceCloseConnections: 'idle'
     })
     const log = app.log
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
       (err) => log.warn({ err }, 'stream readiness check failed'))
-    app.decorate('gateway', { config, kinesis, registry, readiness, pool })
+    const reloader = new ConfigReloader({
+      initial: config,
+      load: options.reloadConfig ?? (async () => await loadConfig()),
+      registry,
+      pool,
+      admin: adminClient,
+      kinesis,
+      readiness,
+      metrics,
+      log,
+      debounceMs: DEFAULTS.configReloadDebounceMs
+    })
+    await reloader.init()
+    for (const name of registry.names()) metrics.prepareChannel(name)
+    const metricsEndpoint = metricsRoutes(app, metrics, config.metrics)
+    app.decorate('gateway', {
+      config,
+      kinesis,
+      registry,
+      readiness,
+      pool,
+      version,
+      metrics,
+      metricsEndpoint,
+      reloader,
+      reload: async (trigger?: string) => await reloader.reload(trigger)
+    })
+    requestObserver(app, metrics, config.logging)
 
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-request-id', request.id)
@@ -86,6 +134,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.
     app.addHook('onClose', async () => {
       readiness.stop()
+      reloader.close()
       await pool.drain()
       closeClients()
       await embedded?.close()

@@ -2,27 +2,31 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfig } from './config/load-config.js'
+import { loggerOptions } from './ops/logger.js'
+import { startLine } from './ops/start-line.js'
 
 /** The process entry: load configuration, build the gateway, listen, and shut down gracefully. */
 async function main (): Promise<void> {
   const config = await loadConfig()
   const app = await buildApp(config)
   const { kinesis, registry } = app.gateway
+  if (loggerOptions(config.logLevel, config.logging).prettyMissing) {
+    app.log.warn('LOG_FORMAT asks for pretty logs but pino-pretty is not installed: logging JSON')
+  }
 
-  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000 }, async ({ signal, err }) => {
+  // Live configuration: SIGHUP or an edit of the configuration file or a schema reloads the channels.
+  process.on('SIGHUP', () => { app.gateway.reload('SIGHUP').catch((err: unknown) => app.log.error({ err }, 'reload failed')) })
+  app.gateway.reloader.watch()
+  // close-with-grace shuts down on SIGHUP by default; here SIGHUP reloads the configuration instead.
+  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: draining in-flight requests and buffered records')
     await app.close()
   })
 
   const address = await app.listen({ port: config.server.port, host: config.server.host })
-  app.log.info({
-    address,
-    configFile: config.configFile,
-    kinesis: { mode: kinesis.mode, endpoint: kinesis.endpoint ?? `AWS ${kinesis.region}`, region: kinesis.region },
-    channels: Object.fromEntries([...config.channels.values()].map((c) => [c.name, c.stream])),
-    limits: { bodyLimitBytes: config.server.bodyLimitBytes, lingerMs: config.delivery.lingerMs }
-  }, 'kinesis-gateway started')
+  app.log.info(startLine(app, address), `kinesis-gateway ${app.gateway.version} started on ${address}`)
+
   if (kinesis.mode === 'embedded') {
     const first = registry.names()[0] ?? 'events'
     app.log.info(`embedded Kinesis server at ${kinesis.endpoint ?? ''} (in memory, development only). Try:\n` +

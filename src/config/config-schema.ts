@@ -50,6 +50,22 @@ export const configFileSchema = {
       }
     },
     readinessRefreshMs: { type: 'integer', minimum: 100 },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host: { type: 'string', minLength: 1 }
+      }
+    },
+    logging: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        format: { enum: ['json', 'pretty', 'auto'] },
+        successSampleRate: { type: 'number', minimum: 0, maximum: 1 }
+      }
+    },
     channels: {
       type: 'object',
       minProperties: 1,
@@ -77,5 +93,7 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
+  'metrics.port': 'use a port from 1 to 65535 for a separate metrics listener, or remove the key to serve /metrics on the main port',
+  'logging.successSampleRate': 'use a number from 0 (log no successful request) to 1 (log every request)',
   channels: 'add at least one channel, e.g. channels: { events: { stream: events, schema: schemas/events.json } }'
 }

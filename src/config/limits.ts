@@ -47,5 +47,9 @@ export const DEFAULTS = {
   /** Slow-client protection for the HTTP server (slowloris). */
   connectionTimeoutMs: 30_000,
   requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 72_000
+  keepAliveTimeoutMs: 72_000,
+  /** Share of successful requests that get a log line (errors always do). */
+  logSuccessSampleRate: 1,
+  /** File changes closer together than this trigger one configuration reload. */
+  configReloadDebounceMs: 250
 } as const

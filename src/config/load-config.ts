@@ -42,6 +42,8 @@ interface RawConfig {
     retryMaxMs?: number
   }
   readinessRefreshMs?: number
+  metrics?: { port?: number, host?: string }
+  logging?: { format?: 'json' | 'pretty' | 'auto', successSampleRate?: number }
   channels: Record<string, RawChannel>
 }
 
@@ -81,6 +83,13 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const production = env.NODE_ENV === 'production'
   const kinesis = kinesisSettings(raw, env, production, file, problems)
   const port = portFrom(env.PORT, 'PORT', DEFAULTS.port, problems)
+  const metricsPort = env.METRICS_PORT !== undefined && env.METRICS_PORT !== ''
+    ? portFrom(env.METRICS_PORT, 'METRICS_PORT', 0, problems)
+    : raw.metrics?.port
+  const logFormat = env.LOG_FORMAT ?? raw.logging?.format ?? 'auto'
+  if (logFormat !== 'json' && logFormat !== 'pretty' && logFormat !== 'auto') {
+    problems.push(`LOG_FORMAT: "${logFormat}". Fix: use json, pretty or auto (pretty on a terminal, else json)`)
+  }
   const channels = new Map<string, ChannelConfig>()
   const baseDir = dirname(file)
   for (const [name, ch] of Object.entries(raw.channels)) {
@@ -124,6 +133,11 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs
     },
     readinessRefreshMs: raw.readinessRefreshMs ?? DEFAULTS.readinessRefreshMs,
+    metrics: { port: metricsPort, host: raw.metrics?.host ?? env.HOST ?? DEFAULTS.host },
+    logging: {
+      format: logFormat as GatewayConfig['logging']['format'],
+      successSampleRate: raw.logging?.successSampleRate ?? DEFAULTS.logSuccessSampleRate
+    },
     channels
   }
 }

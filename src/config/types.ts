@@ -62,6 +62,19 @@ export interface ServerConfig {
   readonly trustProxy: boolean | string | string[]
 }
 
+/** Where GET /metrics is served: on the public listener (port undefined) or on its own port. */
+export interface MetricsConfig {
+  readonly port: number | undefined
+  readonly host: string
+}
+
+export interface LoggingConfig {
+  /** json: one JSON object per line; pretty: pino-pretty; auto: pretty when stdout is a terminal. */
+  readonly format: 'json' | 'pretty' | 'auto'
+  /** Share of successful (< 400) requests that get a log line; errors are always logged. */
+  readonly successSampleRate: number
+}
+
 export interface GatewayConfig {
   /** Absolute path of the file this was read from (used in messages). */
   readonly configFile: string
@@ -71,5 +84,7 @@ export interface GatewayConfig {
   readonly kinesis: KinesisConfig
   readonly delivery: DeliveryConfig
   readonly readinessRefreshMs: number
+  readonly metrics: MetricsConfig
+  readonly logging: LoggingConfig
   readonly channels: ReadonlyMap<string, ChannelConfig>
 }

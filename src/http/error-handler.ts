@@ -79,6 +79,7 @@ function render (code: ProblemCode, detail: string, request: FastifyRequest,
 }
 
 export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+  reply.request.errorCode = problem.body.code as string
   if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.body)
 }

@@ -59,6 +59,7 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry): 
 
 async function handleIngest (request: FastifyRequest, reply: FastifyReply): Promise<{ accepted: number, events: AcceptedEvent[] }> {
   const channel = request.channel as Channel
+  request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, channel)
   validateEvents(events, channel)
 
@@ -158,6 +159,7 @@ function answer (ids: string[], outcomes: DeliveryOutcome[], _reply: FastifyRepl
     if (!o.ok) { failed++; continue }
     events[i] = { id: ids[i] as string, shardId: o.shardId, sequenceNumber: o.sequenceNumber }
   }
+  _reply.request.eventsWritten = ids.length - failed
   if (failed === 0) return { accepted: ids.length, events }
 
   // Partial (or total) failure: say exactly which events were written, so a client resends only the rest.

@@ -44,9 +44,10 @@ export class Readiness {
     this.draining = true
   }
 
-  async refresh (): Promise<void> {
+  /** Checks `streams` (by default the served ones; a reload passes the old and the new ones). */
+  async refresh (streams: readonly string[] = this.streamsOf()): Promise<void> {
     const next = new Map<string, StreamState | 'UNKNOWN'>()
-    await Promise.all(this.streamsOf().map(async (stream) => {
+    await Promise.all(streams.map(async (stream) => {
       try {
         next.set(stream, await streamState(this.client, stream))
       } catch (err) {

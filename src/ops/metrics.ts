@@ -1,0 +1,287 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { ProducerObserver, PutRecordsSender, StreamProducer } from '../delivery/stream-producer.js'
+
+/** Every metric name starts with this, so a dashboard finds them all. */
+export const METRIC_PREFIX = 'kinesis_gateway_'
+
+/** Kinesis bills PUT payload units of 25 KB: each record rounds up to a whole number of them. */
+export const PUT_PAYLOAD_UNIT_BYTES = 25 * 1024
+
+/** PutRecords takes 1 to 500 records; buckets follow the shapes a batch usually has. */
+const BATCH_RECORD_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500]
+/** Seconds: from a few ms (same region) to the record deadline (10 s by default). */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** Counters of one channel, created once so a request only does a Map get. */
+interface ChannelSeries {
+  readonly accepted: Counter.Internal
+  readonly ack: Histogram.Internal<'channel'>
+  readonly byStatus: Map<number, Counter.Internal>
+  readonly rejectedRequests: Map<string, Counter.Internal>
+  readonly rejectedEvents: Map<string, Counter.Internal>
+  readonly throttled: Counter.Internal
+}
+
+/** Series of one stream, created on the first batch of that stream. */
+interface StreamSeries {
+  readonly sent: Counter.Internal
+  readonly units: Counter.Internal
+  readonly bytes: Counter.Internal
+  readonly batchRecords: Histogram.Internal<'stream'>
+  readonly latency: Histogram.Internal<'stream'>
+  readonly duplicates: Counter.Internal
+  readonly shards: Map<string, Counter.Internal>
+}
+
+/** What one answered request tells the metrics. */
+export interface RequestFacts {
+  /** The route pattern ("/v1/:channel"), or undefined when no route matched. */
+  readonly route: string | undefined
+  /** The channel name for an ingest request whose channel exists, else undefined. */
+  readonly channel: string | undefined
+  readonly status: number
+  /** GW_ERR_* code of a refused request. */
+  readonly errorCode: string | null
+  /** Events in the body (0 when the body was never parsed). */
+  readonly events: number
+  /** Events written to Kinesis. */
+  readonly written: number
+  /** Milliseconds from receipt to the answer. */
+  readonly elapsedMs: number
+}
+
+/**
+ * The gateway's Prometheus metrics, on a registry of its own (so several gateways in one process,
+ * as in tests, do not mix). Other modules import this class's instance from `app.gateway.metrics`:
+ * e.g. the rate limiter calls `metrics.throttled(channel)`, a shard-aware sender calls
+ * `metrics.shardRecords(stream, shardId, n)`.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry()
+  private readonly channels = new Map<string, ChannelSeries>()
+  private readonly streams = new Map<string, StreamSeries>()
+  private readonly otherRequests = new Map<string, Counter.Internal>()
+  /** Gauges read from the producers when Prometheus scrapes. */
+  private readonly scrapedGauges: Array<Gauge<'stream'>>
+
+  private readonly requests: Counter<'route' | 'channel' | 'status'>
+  private readonly eventsAccepted: Counter<'channel'>
+  private readonly eventsRejected: Counter<'channel' | 'reason'>
+  private readonly requestsRejected: Counter<'channel' | 'reason'>
+  private readonly requestsThrottled: Counter<'channel'>
+  private readonly ackSeconds: Histogram<'channel'>
+  private readonly recordsSent: Counter<'stream'>
+  private readonly recordsFailed: Counter<'stream' | 'error_code'>
+  private readonly recordsRetried: Counter<'stream' | 'error_code'>
+  private readonly possibleDuplicates: Counter<'stream'>
+  private readonly callErrors: Counter<'stream' | 'error_code' | 'retryable'>
+  private readonly batchRecords: Histogram<'stream'>
+  private readonly putSeconds: Histogram<'stream'>
+  private readonly payloadUnits: Counter<'stream'>
+  private readonly payloadBytes: Counter<'stream'>
+  private readonly shardRecordsTotal: Counter<'stream' | 'shard'>
+  private readonly reloads: Counter<'result'>
+  private readonly lastReload: Gauge
+
+  constructor (opts: { version: string, producers: () => Iterable<StreamProducer>, defaultMetrics?: boolean }) {
+    const registers = [this.registry]
+    const p = METRIC_PREFIX
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+    new Gauge({ name: p + 'info', help: 'Always 1; the labels tell the running version', labelNames: ['version'], registers })
+      .set({ version: opts.version }, 1)
+
+    this.requests = new Counter({ name: p + 'http_requests_total', help: 'HTTP requests answered, by route pattern, channel and status', labelNames: ['route', 'channel', 'status'], registers })
+    this.eventsAccepted = new Counter({ name: p + 'events_accepted_total', help: 'Events written to Kinesis and acknowledged (or reported written in a partial failure)', labelNames: ['channel'], registers })
+    this.eventsRejected = new Counter({ name: p + 'events_rejected_total', help: 'Events of parsed requests that were refused or not written, by GW_ERR_* reason', labelNames: ['channel', 'reason'], registers })
+    this.requestsRejected = new Counter({ name: p + 'requests_rejected_total', help: 'Requests answered with an error, by GW_ERR_* reason (includes bodies that never parsed)', labelNames: ['channel', 'reason'], registers })
+    this.requestsThrottled = new Counter({ name: p + 'requests_throttled_total', help: 'Requests refused by a rate limit', labelNames: ['channel'], registers })
+    this.ackSeconds = new Histogram({ name: p + 'ack_duration_seconds', help: 'Time from receipt of an ingest request to its answer', labelNames: ['channel'], buckets: LATENCY_BUCKETS, registers })
+    this.recordsSent = new Counter({ name: p + 'records_sent_total', help: 'Records Kinesis accepted (PutRecords entries without an ErrorCode)', labelNames: ['stream'], registers })
+    this.recordsFailed = new Counter({ name: p + 'records_failed_total', help: 'Records given up on (reported to the client as not written), by Kinesis error code', labelNames: ['stream', 'error_code'], registers })
+    this.recordsRetried = new Counter({ name: p + 'records_retried_total', help: 'Records scheduled for another attempt, by the Kinesis error code of the failed one', labelNames: ['stream', 'error_code'], registers })
+    this.possibleDuplicates = new Counter({ name: p + 'records_possible_duplicates_total', help: 'Records sent again after a call whose answer was lost: each may be in the stream twice', labelNames: ['stream'], registers })
+    this.callErrors = new Counter({ name: p + 'putrecords_errors_total', help: 'PutRecords calls that failed as a whole, by error code', labelNames: ['stream', 'error_code', 'retryable'], registers })
+    this.batchRecords = new Histogram({ name: p + 'putrecords_batch_records', help: 'Records per PutRecords call', labelNames: ['stream'], buckets: BATCH_RECORD_BUCKETS, registers })
+    this.putSeconds = new Histogram({ name: p + 'putrecords_duration_seconds', help: 'Duration of PutRecords calls that got an answer', labelNames: ['stream'], buckets: LATENCY_BUCKETS, registers })
+    this.payloadUnits = new Counter({ name: p + 'put_payload_units_total', help: 'Kinesis PUT payload units (25 KB each, rounded up per record) of records written: the billed unit', labelNames: ['stream'], registers })
+    this.payloadBytes = new Counter({ name: p + 'put_payload_bytes_total', help: 'Bytes (data plus partition key) of records written', labelNames: ['stream'], registers })
+    this.shardRecordsTotal = new Counter({ name: p + 'shard_records_total', help: 'Records written per shard, from the ShardId of each PutRecords result', labelNames: ['stream', 'shard'], registers })
+    this.reloads = new Counter({ name: p + 'config_reloads_total', help: 'Configuration reloads, by result (applied, rejected, unchanged)', labelNames: ['result'], registers })
+    this.lastReload = new Gauge({ name: p + 'config_last_reload_success_timestamp_seconds', help: 'Unix time of the start or of the last applied reload', registers })
+    this.lastReload.setToCurrentTime()
+
+    const producers = opts.producers
+    this.scrapedGauges = [new Gauge({
+      name: p + 'buffer_bytes',
+      help: 'Bytes of records held per stream: queued, in flight or waiting to retry (read at scrape)',
+      labelNames: ['stream'],
+      registers,
+      collect () {
+        for (const producer of producers()) this.set({ stream: producer.stream }, producer.bufferedBytes)
+      }
+    }), new Gauge({
+      name: p + 'buffer_queued_records',
+      help: 'Records waiting for a PutRecords call per stream (read at scrape)',
+      labelNames: ['stream'],
+      registers,
+      collect () {
+        for (const producer of producers()) this.set({ stream: producer.stream }, producer.queuedRecords)
+      }
+    })]
+  }
+
+  /** Called once per answered request (from the onResponse hook). */
+  request (facts: RequestFacts): void {
+    const status = facts.status
+    if (facts.channel === undefined) {
+      const route = facts.route ?? 'unmatched'
+      const key = route + ' ' + status
+      let child = this.otherRequests.get(key)
+      if (child === undefined) {
+        child = this.requests.labels({ route, channel: '', status: String(status) })
+        this.otherRequests.set(key, child)
+      }
+      child.inc()
+      return
+    }
+    const series = this.channel(facts.channel)
+    let child = series.byStatus.get(status)
+    if (child === undefined) {
+      child = this.requests.labels({ route: facts.route ?? 'unmatched', channel: facts.channel, status: String(status) })
+      series.byStatus.set(status, child)
+    }
+    child.inc()
+    if (facts.written > 0) series.accepted.inc(facts.written)
+    if (status < 300) {
+      series.ack.observe(facts.elapsedMs / 1000)
+    } else if (facts.errorCode !== null) {
+      const reason = facts.errorCode
+      counterFor(series.rejectedRequests, reason, () => this.requestsRejected.labels({ channel: facts.channel ?? '', reason })).inc()
+      const notWritten = facts.events - facts.written
+      if (notWritten > 0) counterFor(series.rejectedEvents, reason, () => this.eventsRejected.labels({ channel: facts.channel ?? '', reason })).inc(notWritten)
+    }
+  }
+
+  /** A request refused by a rate limit ("" when the channel is not known yet). */
+  throttled (channel = ''): void {
+    (channel === '' ? this.requestsThrottled.labels({ channel }) : this.channel(channel).throttled).inc()
+  }
+
+  /** Hook point for per-shard load: records written to `shardId` of `stream`. */
+  shardRecords (stream: string, shardId: string, count: number): void {
+    const series = this.stream(stream)
+    counterFor(series.shards, shardId, () => this.shardRecordsTotal.labels({ stream, shard: shardId })).inc(count)
+  }
+
+  reloaded (result: 'applied' | 'rejected' | 'unchanged'): void {
+    this.reloads.labels({ result }).inc()
+    if (result === 'applied') this.lastReload.setToCurrentTime()
+  }
+
+  /** The producers' hooks: retries, failures, duplicates, whole-call errors, batch size and latency. */
+  producerObserver (): ProducerObserver {
+    return {
+      batchSent: (stream, records, _bytes, latencyMs) => {
+        const s = this.stream(stream)
+        s.batchRecords.observe(records)
+        s.latency.observe(latencyMs / 1000)
+      },
+      recordsRetried: (stream, count, errorCode) => { this.recordsRetried.labels({ stream, error_code: errorCode }).inc(count) },
+      recordsFailed: (stream, count, errorCode) => { this.recordsFailed.labels({ stream, error_code: errorCode }).inc(count) },
+      possibleDuplicates: (stream, count) => { this.stream(stream).duplicates.inc(count) },
+      callFailed: (stream, errorCode, _message, retryable) => {
+        this.callErrors.labels({ stream, error_code: errorCode, retryable: String(retryable) }).inc()
+      }
+    }
+  }
+
+  /**
+   * Wraps the PutRecords sender to count what only the answer tells: records written, their
+   * shards, and the PUT payload units they cost. One pass over the entries per call.
+   */
+  meteredSender (send: PutRecordsSender): PutRecordsSender {
+    return async (stream, records) => {
+      const entries = await send(stream, records)
+      const s = this.stream(stream)
+      let written = 0
+      let units = 0
+      let bytes = 0
+      // Per-shard counts are summed per call, then one counter update per shard.
+      const perShard = new Map<string, number>()
+      const n = Math.min(entries.length, records.length)
+      for (let i = 0; i < n; i++) {
+        const entry = entries[i] as (typeof entries)[number]
+        if (entry.ErrorCode != null && entry.ErrorCode !== '') continue
+        const size = (records[i] as (typeof records)[number]).size
+        written++
+        bytes += size
+        units += Math.ceil(size / PUT_PAYLOAD_UNIT_BYTES)
+        const shard = entry.ShardId ?? 'unknown'
+        perShard.set(shard, (perShard.get(shard) ?? 0) + 1)
+      }
+      for (const [shard, count] of perShard) this.shardRecords(stream, shard, count)
+      if (written > 0) {
+        s.sent.inc(written)
+        s.units.inc(units)
+        s.bytes.inc(bytes)
+      }
+      return entries
+    }
+  }
+
+  /** The Prometheus text exposition. */
+  async exposition (): Promise<string> {
+    return await this.registry.metrics()
+  }
+
+  get contentType (): string {
+    return this.registry.contentType
+  }
+
+  private channel (name: string): ChannelSeries {
+    let series = this.channels.get(name)
+    if (series === undefined) {
+      series = {
+        accepted: this.eventsAccepted.labels({ channel: name }),
+        ack: this.ackSeconds.labels({ channel: name }),
+        byStatus: new Map(),
+        rejectedRequests: new Map(),
+        rejectedEvents: new Map(),
+        throttled: this.requestsThrottled.labels({ channel: name })
+      }
+      this.channels.set(name, series)
+    }
+    return series
+  }
+
+  private stream (name: string): StreamSeries {
+    let series = this.streams.get(name)
+    if (series === undefined) {
+      series = {
+        sent: this.recordsSent.labels({ stream: name }),
+        units: this.payloadUnits.labels({ stream: name }),
+        bytes: this.payloadBytes.labels({ stream: name }),
+        batchRecords: this.batchRecords.labels({ stream: name }),
+        latency: this.putSeconds.labels({ stream: name }),
+        duplicates: this.possibleDuplicates.labels({ stream: name }),
+        shards: new Map()
+      }
+      this.streams.set(name, series)
+    }
+    return series
+  }
+
+  /** Creates the series of a channel before its first request (at start and at reload). */
+  prepareChannel (name: string): void {
+    this.channel(name)
+  }
+}
+
+function counterFor (cache: Map<string, Counter.Internal>, key: string, make: () => Counter.Internal): Counter.Internal {
+  let child = cache.get(key)
+  if (child === undefined) {
+    child = make()
+    cache.set(key, child)
+  }
+  return child
+}

@@ -1,0 +1,65 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { LoggingConfig } from '../config/types.js'
+import type { GatewayMetrics } from './metrics.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Events in the body of an ingest request, once parsed (0 before). */
+    eventCount: number
+    /** Events of this request written to Kinesis. */
+    eventsWritten: number
+    /** GW_ERR_* code of the problem answered, if any (set by error-handler.ts). */
+    errorCode: string | null
+  }
+}
+
+/**
+ * One hook per answered request: the request metrics, and at most one log line (method, route,
+ * channel, status, events, ms, code; the request id comes from the request's logger). Health and
+ * metrics routes log nothing (their log level is silent); successful requests can be sampled
+ * with `logging.successSampleRate`; errors are always logged. Bodies and headers are never logged.
+ */
+export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig): void {
+  app.decorateRequest('eventCount', 0)
+  app.decorateRequest('eventsWritten', 0)
+  app.decorateRequest('errorCode', null)
+  const sampleRate = logging.successSampleRate
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const status = reply.statusCode
+    const ms = reply.elapsedTime
+    const channel = request.channel?.config.name
+    const route = request.routeOptions.url
+    metrics.request({
+      route,
+      channel,
+      status,
+      errorCode: request.errorCode,
+      events: request.eventCount,
+      written: request.eventsWritten,
+      elapsedMs: ms
+    })
+
+    const log = request.log
+    // Health and metrics routes are declared with logLevel 'silent'; LOG_LEVEL=warn silences 2xx too.
+    if (log.level === 'silent' || (status < 500 && !isInfoEnabled(log.level))) return
+    if (status < 400 && sampleRate < 1 && Math.random() >= sampleRate) return
+    const line = {
+      method: request.method,
+      route: route ?? request.url.split('?')[0],
+      channel,
+      status,
+      events: request.eventCount,
+      code: request.errorCode ?? undefined,
+      ms: Math.round(ms * 10) / 10
+    }
+    if (status >= 500) log.warn(line, 'request failed')
+    else log.info(line, 'request')
+  })
+}
+
+const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
+
+function isInfoEnabled (level: string): boolean {
+  return !QUIET_LEVELS.has(level)
+}
