@@ -366,8 +366,13 @@ t.test('a record that keeps failing is retried until its deadline, then reported
   for (let elapsed = 0; elapsed < 2_500 && !outcome.done(); elapsed += 50) await advance(50)
   t.ok(outcome.done(), 'settled by the deadline')
   const [o] = await outcome.value
-  t.same(o, { ok: false, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'Rate exceeded for shard' },
-    'reported with the last Kinesis error')
+  // Whether the last backoff would end past the deadline (reported with the last Kinesis error) or
+  // the retry came due just as the deadline passed (DeadlineExceeded) depends on the jitter drawn.
+  t.equal(o?.ok, false, 'reported not written')
+  if (o !== undefined && !o.ok) {
+    t.match(o.errorCode, /^(ProvisionedThroughputExceededException|DeadlineExceeded)$/)
+    t.match(o.errorMessage, /Rate exceeded for shard|deadline/)
+  }
   t.ok(sender.calls.length >= 2, `retried (${sender.calls.length} calls)`)
   t.ok(Date.now() - START <= 2_000 + 10, 'given up no later than the deadline')
   t.equal(p.bufferedBytes, 0)
