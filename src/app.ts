@@ -7,7 +7,7 @@ import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
 import { clientErrorHandler } from './http/client-error.js'
-import { errorHandler, notFoundHandler } from './http/error-handler.js'
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
@@ -70,6 +70,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       return503OnClosing: true,
       // Requests Node's HTTP parser refuses (e.g. a wrong Content-Length) also get problem+json.
       clientErrorHandler,
+      frameworkErrors: frameworkErrorHandler,
       forceCloseConnections: 'idle'
     })
     const log = app.log

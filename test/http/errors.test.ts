@@ -125,7 +125,7 @@ async function assertNothingWritten (t: Test): Promise<void> {
   }
 }
 
-t.test('unknown channel and unknown routes: 404', async (t) => {
+t.test('unknown channel, unknown routes and bad URLs: 404, 400, 414', async (t) => {
   assertProblem(t, await send(`${gw.url}/v1/nope`, '{"a":1}'),
     { status: 404, code: 'GW_ERR_UNKNOWN_CHANNEL', detail: /"nope".*events, small/ })
   assertProblem(t, await send(`${gw.url}/v2/events`, '{"a":1}'),
@@ -134,6 +134,13 @@ t.test('unknown channel and unknown routes: 404', async (t) => {
     { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /GET \/v1\/x/ })
   assertProblem(t, await send(`${gw.url}/v1/events`, undefined, {}, 'GET'),
     { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /GET \/v1\/events/ })
+  assertProblem(t, await send(`${gw.url}/v1/events/extra`, '{"a":1}'),
+    { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /POST \/v1\/events\/extra/ })
+  // Router errors: a malformed percent-encoding, and a channel segment longer than any channel name.
+  assertProblem(t, await send(`${gw.url}/v1/%E0%A4%A`, '{"a":1}'),
+    { status: 400, code: 'GW_ERR_BAD_REQUEST', detail: /malformed percent-encoding/ })
+  assertProblem(t, await send(`${gw.url}/v1/${'c'.repeat(500)}`, '{"a":1}'),
+    { status: 414, code: 'GW_ERR_URL_TOO_LONG', detail: /at most 64 characters/ })
   await assertNothingWritten(t)
 })
 
