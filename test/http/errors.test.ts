@@ -297,7 +297,7 @@ t.test(`nesting deeper than ${MAX_JSON_DEPTH} levels: 400`, async (t) => {
   await assertNothingWritten(t)
 })
 
-t.test('Content-Length that does not match the body: 400 problem+json', async (t) => {
+t.test('HTTP framing errors (Content-Length mismatch, oversized headers): problem+json too', async (t) => {
   const head = (length: string, extra = ''): string =>
     `POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}${extra}`
   // Longer than the body, and the client stops sending.
@@ -312,6 +312,9 @@ t.test('Content-Length that does not match the body: 400 problem+json', async (t
     { status: 400, code: 'GW_ERR_BAD_REQUEST', detail: /Content-Length header is not a valid length/ })
   assertProblem(t, await sendRaw(gw.url, head('7', '\r\nTransfer-Encoding: chunked'), '7\r\n{"a":1}\r\n0\r\n\r\n', false),
     { status: 400, code: 'GW_ERR_BAD_REQUEST', detail: /together with Content-Length/ })
+  // Headers past Node's limit (16 KiB) are refused by the parser too.
+  assertProblem(t, await sendRaw(gw.url, head('7', `\r\nX-Big: ${'h'.repeat(20 * 1024)}`), '{"a":1}', false),
+    { status: 431, code: 'GW_ERR_HEADERS_TOO_LARGE', detail: /headers are larger than the server accepts/ })
   // With gzip, Content-Length counts the compressed bytes.
   assertProblem(t, await sendRaw(gw.url, head('100', '\r\nContent-Encoding: gzip'), gzipSync('{"a":1}'), true),
     { status: 400, code: 'GW_ERR_BAD_REQUEST', detail: /Content-Length longer than the body/ })
