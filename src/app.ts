@@ -5,7 +5,8 @@ import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
-import { errorHandler, notFoundHandler } from './http/error-handler.js'
+import { clientErrorHandler } from './http/client-error.js'
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
@@ -88,6 +89,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       // Fastify's two lines per request are off; ops/request-observer.ts writes at most one.
       logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
       return503OnClosing: true,
+      // Requests Node's HTTP parser refuses (e.g. a wrong Content-Length) also get problem+json.
+      clientErrorHandler,
+      frameworkErrors: frameworkErrorHandler,
       forceCloseConnections: 'idle'
     })
     const log = app.log

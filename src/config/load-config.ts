@@ -225,7 +225,16 @@ function describeSchemaError (file: string, e: ErrorObject): string {
     return `${file}: ${key}: channel name "${(e.params as { propertyName: string }).propertyName}" is not allowed. ` +
       'Fix: use 1-64 lower-case letters, digits, "_" or "-", starting with a letter or digit (it becomes the URL /v1/<name>)'
   }
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty
+    const path = key === '(top level)' ? missing : `${key}.${missing}`
+    const missingHint = FIX_HINTS[path.replace(/^channels\.[^.]+\./, 'channels.*.')] ?? `add ${path}`
+    return `${file}: ${path}: missing. Fix: ${missingHint}`
+  }
+  if (key === '(top level)' && e.keyword === 'type') {
+    return `${file}: the file is empty or not a YAML mapping. Fix: ${FIX_HINTS.channels ?? 'add channels'}`
+  }
   if (e.keyword === 'enum') what = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-  const hint = FIX_HINTS[hintKey] ?? `set ${key} to a value that ${what}`
+  const hint = FIX_HINTS[hintKey] ?? `change ${key}: it ${what}`
   return `${file}: ${key}: ${what}. Fix: ${hint}`
 }

@@ -16,7 +16,10 @@ const FASTIFY_CODES: Record<string, { code: ProblemCode, detail: (req: FastifyRe
   },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'GW_ERR_EMPTY_BODY', detail: () => 'The body is empty; send at least one JSON object' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'GW_ERR_MALFORMED_BODY', detail: () => 'The body is not valid JSON' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'GW_ERR_BAD_REQUEST', detail: () => 'Content-Length does not match the body that was sent' }
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'GW_ERR_BAD_REQUEST', detail: () => 'Content-Length does not match the body that was sent' },
+  // Raised by the router, before any route (see frameworkErrorHandler).
+  FST_ERR_BAD_URL: { code: 'GW_ERR_BAD_REQUEST', detail: (req) => `The URL ${JSON.stringify(req.url)} is not valid: it holds a malformed percent-encoding` },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'GW_ERR_URL_TOO_LONG', detail: () => 'A path segment of the URL is too long; channel names have at most 64 characters' }
 }
 
 /** zlib's error codes: a body that claims gzip but cannot be inflated is the client's mistake. */
@@ -91,6 +94,11 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
     request.log.error({ err }, 'request failed')
   }
   return sendProblem(reply, problem)
+}
+
+/** Fastify `frameworkErrors`: router errors (malformed URL, over-long parameter) as problem+json too. */
+export function frameworkErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void sendProblem(reply, toProblem(err, request))
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -119,6 +119,8 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply): Prom
 /** The events of a body: a single object, an array (JSON batch) or the lines of NDJSON. */
 function eventsOf (body: unknown, channel: Channel): unknown[] {
   if (!Array.isArray(body)) {
+    // No Content-Type and no body: Fastify calls the handler without parsing anything.
+    if (body === undefined) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The request has no body; send a JSON object or an array of objects with Content-Type: application/json')
     if (body === null || typeof body !== 'object') {
       throw new GatewayError('GW_ERR_NOT_AN_OBJECT', `The body is JSON ${body === null ? 'null' : typeof body}; send a JSON object or an array of objects`)
     }

@@ -17,6 +17,9 @@ export const PROBLEMS = {
   GW_ERR_EVENT_TOO_LARGE: { status: 413, title: 'Event too large for a Kinesis record' },
   GW_ERR_TOO_MANY_EVENTS: { status: 413, title: 'Too many events in one request' },
   GW_ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
+  GW_ERR_URL_TOO_LONG: { status: 414, title: 'URL too long' },
+  GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GW_ERR_NOT_DELIVERED: { status: 503, title: 'Some events were not written to Kinesis' },
   GW_ERR_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' }
