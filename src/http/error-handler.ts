@@ -98,7 +98,7 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
 
 /** Fastify `frameworkErrors`: router errors (malformed URL, over-long parameter) as problem+json too. */
 export function frameworkErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  void sendProblem(reply, toProblem(err, request))
+  sendProblem(reply, toProblem(err, request))
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -131,7 +131,7 @@ async function advance (ms: number): Promise<void> {
 /** Tracks whether a promise has resolved yet, without awaiting it. */
 function track<T> (p: Promise<T>): { done: () => boolean, value: Promise<T> } {
   let done = false
-  void p.then(() => { done = true })
+  p.then(() => { done = true }, () => { done = true })
   return { done: () => done, value: p }
 }
 

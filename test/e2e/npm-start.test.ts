@@ -105,7 +105,7 @@ t.test('npm start: embedded Kinesis, the README curl succeeds and is readable; S
   t.equal(envelope.channel, 'events')
   t.equal(records[0]?.sequenceNumber, ack.events[0]?.sequenceNumber)
 
-  t.match(server.output(), 'kinesis-gateway started', 'logs that it started')
+  t.match(server.output(), /kinesis-gateway [0-9.]+ started on http:\/\/127\.0\.0\.1:/, 'logs that it started, with version and address')
   t.match(server.output(), `127.0.0.1:${kinesisPort}`, 'logs where the embedded Kinesis server is')
   t.match(server.output(), /kinesis-gateway tail events/, 'and how to read the stream back')
 
