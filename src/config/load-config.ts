@@ -7,7 +7,7 @@ import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { DEFAULTS } from './limits.js'
 import type { ChannelConfig, GatewayConfig, KinesisConfig, PartitionKeySource } from './types.js'
 
-type Env = Readonly<Record<string, string | undefined>>
+export type Env = Readonly<Record<string, string | undefined>>
 
 interface RawChannel {
   stream: string
@@ -50,6 +50,19 @@ const validateFile = new Ajv({ allErrors: true, strict: true }).compile<RawConfi
 /** The path of the configuration file: GATEWAY_CONFIG, or the default beside the working directory. */
 export function configFilePath (env: Env = process.env, cwd = process.cwd()): string {
   return resolve(cwd, env.GATEWAY_CONFIG ?? DEFAULTS.configFile)
+}
+
+/**
+ * The process environment with some variables replaced (undefined removes one): how the CLI applies
+ * its flags (--endpoint, a config file argument) without reading process.env itself.
+ */
+export function envWith (overrides: Env, env: Env = process.env): Env {
+  const out: Record<string, string | undefined> = { ...env }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete out[key]
+    else out[key] = value
+  }
+  return out
 }
 
 /** Reads, validates and types the configuration. Throws ConfigError listing every problem. */
