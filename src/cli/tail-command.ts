@@ -36,8 +36,6 @@ export async function tailCommand (args: string[], io: CliIo): Promise<number> {
   const stream = config.channels.get(name)?.stream ?? name
   const kinesis: KinesisConfig = config.kinesis
   const client = createKinesisClient(kinesis)
-  io.stderr.write(`kinesis-gateway tail: stream ${stream}${stream !== name ? ` (channel ${name})` : ''} on ${describeTarget(kinesis)}, ` +
-    `${values['from-start'] ? 'from the start' : 'new records only'}${values.once ? '' : '; Ctrl-C to stop'}\n`)
   try {
     await tailStream(client, {
       stream,
@@ -45,6 +43,10 @@ export async function tailCommand (args: string[], io: CliIo): Promise<number> {
       once: values.once,
       limit,
       signal: io.signal,
+      onReading: (shards) => {
+        io.stderr.write(`kinesis-gateway tail: reading stream ${stream}${stream !== name ? ` (channel ${name})` : ''} on ${describeTarget(kinesis)}, ` +
+          `${shards} shard${shards === 1 ? '' : 's'}, ${values['from-start'] ? 'from the start' : 'new records only'}${values.once ? '' : '; Ctrl-C to stop'}\n`)
+      },
       onRecord: async (record) => {
         const data = record.Data ?? new Uint8Array()
         let chunk: Uint8Array | string

@@ -24,6 +24,8 @@ export interface TailOptions {
   readonly signal?: AbortSignal
   /** Called for every record, in shard order; awaited, so a slow consumer slows the reading. */
   readonly onRecord: (record: KinesisRecord, shardId: string) => void | Promise<void>
+  /** Called once the starting shards have iterators: from here on, LATEST catches every new record. */
+  readonly onReading?: (shards: number) => void
 }
 
 /** GetRecords: at most 10,000 records per call. */
@@ -79,6 +81,8 @@ export async function tailStream (client: KinesisClient, options: TailOptions): 
       await open(id, 'LATEST')
     }
   }
+
+  options.onReading?.(cursors.size)
 
   while (signal?.aborted !== true) {
     let behind = false
