@@ -87,7 +87,9 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
     throw new ConfigError([`${file}: not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}. Fix: correct the syntax at that line`])
   }
   if (!validateFile(raw)) {
-    throw new ConfigError((validateFile.errors ?? []).map((e) => describeSchemaError(file, e)))
+    // ajv reports a bad channel name twice: the inner `pattern` failure and the `propertyNames` one; keep the latter.
+    throw new ConfigError((validateFile.errors ?? []).filter((e) => !e.schemaPath.includes('/propertyNames/'))
+      .map((e) => describeSchemaError(file, e)))
   }
 
   const problems: string[] = []
