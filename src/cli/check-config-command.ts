@@ -3,7 +3,8 @@ import { dirname, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config/config-error.js'
-import { configFilePath, envWith, loadConfig } from '../config/load-config.js'
+import { FIX_HINTS } from '../config/config-schema.js'
+import { configFilePath, envWith, loadConfig, parsePartitionKey } from '../config/load-config.js'
 import type { ChannelConfig, GatewayConfig } from '../config/types.js'
 import { compileChannelSchemas } from '../validation/schema-registry.js'
 import { CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, withUsage, type CliIo } from './cli-common.js'
@@ -29,8 +30,8 @@ export async function checkConfigCommand (args: string[], io: CliIo): Promise<nu
     if (!(err instanceof ConfigError)) throw err
     problems.push(...err.problems)
   }
-  // The schemas are checked even when the file has problems, so that one run reports everything.
-  const channels = config !== undefined ? [...config.channels.values()] : await schemaFilesOf(file)
+  // The schemas (and partition keys) are checked even when the file has problems, so that one run reports everything.
+  const channels = config !== undefined ? [...config.channels.values()] : await rawChannelsOf(file, problems)
   try {
     await compileChannelSchemas(channels, file)
   } catch (err) {
@@ -55,10 +56,12 @@ function describeChannel (c: ChannelConfig, file: string): string {
 }
 
 /**
- * When the file itself is invalid there is no typed configuration; the schema files its channels
- * name are still found in the raw YAML so that their problems are reported in the same run.
+ * When the file itself is invalid there is no typed configuration, and load-config stops before it
+ * checks partition keys and schemas. The channels are then read from the raw YAML so that those
+ * problems are reported in the same run: partition keys here (with load-config's own parser),
+ * schema files by the caller.
  */
-async function schemaFilesOf (file: string): Promise<Array<Pick<ChannelConfig, 'name' | 'schemaFile'>>> {
+async function rawChannelsOf (file: string, problems: string[]): Promise<Array<Pick<ChannelConfig, 'name' | 'schemaFile'>>> {
   let raw: unknown
   try {
     raw = parseYaml(await readFile(file, 'utf8'))
@@ -69,7 +72,11 @@ async function schemaFilesOf (file: string): Promise<Array<Pick<ChannelConfig, '
   if (channels === null || typeof channels !== 'object') return []
   const out: Array<Pick<ChannelConfig, 'name' | 'schemaFile'>> = []
   for (const [name, ch] of Object.entries(channels)) {
-    const schema = (ch as { schema?: unknown } | null)?.schema
+    const { schema, partitionKey } = (ch ?? {}) as { schema?: unknown, partitionKey?: unknown }
+    const keyProblem = typeof partitionKey === 'string' && partitionKey !== '' ? parsePartitionKey(partitionKey) : undefined
+    if (typeof keyProblem === 'string') {
+      problems.push(`${file}: channels.${name}.partitionKey: ${keyProblem}. Fix: ${FIX_HINTS['channels.*.partitionKey'] ?? ''}`)
+    }
     if (typeof schema === 'string' && schema !== '') out.push({ name, schemaFile: resolve(dirname(file), schema) })
   }
   return out
