@@ -7,7 +7,7 @@ import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { DEFAULTS } from './limits.js'
 import type { ChannelConfig, GatewayConfig, KinesisConfig, PartitionKeySource } from './types.js'
 
-type Env = Readonly<Record<string, string | undefined>>
+export type Env = Readonly<Record<string, string | undefined>>
 
 interface RawChannel {
   stream: string
@@ -54,6 +54,19 @@ export function configFilePath (env: Env = process.env, cwd = process.cwd()): st
   return resolve(cwd, env.GATEWAY_CONFIG ?? DEFAULTS.configFile)
 }
 
+/**
+ * The process environment with some variables replaced (undefined removes one): how the CLI applies
+ * its flags (--endpoint, a config file argument) without reading process.env itself.
+ */
+export function envWith (overrides: Env, env: Env = process.env): Env {
+  const out: Record<string, string | undefined> = { ...env }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete out[key]
+    else out[key] = value
+  }
+  return out
+}
+
 /** Reads, validates and types the configuration. Throws ConfigError listing every problem. */
 export async function loadConfig (env: Env = process.env, cwd = process.cwd()): Promise<GatewayConfig> {
   const file = configFilePath(env, cwd)
@@ -76,7 +89,9 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
     throw new ConfigError([`${file}: not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}. Fix: correct the syntax at that line`])
   }
   if (!validateFile(raw)) {
-    throw new ConfigError((validateFile.errors ?? []).map((e) => describeSchemaError(file, e)))
+    // ajv reports a bad channel name twice: the inner `pattern` failure and the `propertyNames` one; keep the latter.
+    throw new ConfigError((validateFile.errors ?? []).filter((e) => !e.schemaPath.includes('/propertyNames/'))
+      .map((e) => describeSchemaError(file, e)))
   }
 
   const problems: string[] = []

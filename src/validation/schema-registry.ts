@@ -25,7 +25,7 @@ export interface CompiledChannel {
  * `$id` or their file name, so that channel schemas can share definitions with
  * `{"$ref": "common.json#/$defs/..."}`.
  */
-export async function compileChannelSchemas (channels: Iterable<ChannelConfig>, configFile: string): Promise<Map<string, CompiledChannel>> {
+export async function compileChannelSchemas (channels: Iterable<Pick<ChannelConfig, 'name' | 'schemaFile'>>, configFile: string): Promise<Map<string, CompiledChannel>> {
   const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false, coerceTypes: false })
   addFormats(ajv)
   const problems: string[] = []

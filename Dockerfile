@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# kinesis-gateway container image. Build: docker build -t kinesis-gateway .
+#
+# Node 24 (node:24-slim): the current LTS line the gateway supports (engines: node >= 20.11), supported
+# until April 2028, and what the AWS SDK for JavaScript v3 will require from 2027 on (node >= 22).
+# Debian slim rather than Alpine: Node's official builds target glibc, and nothing here needs musl.
+# Pin a digest (node:24-slim@sha256:...) in your own builds for reproducible images.
+ARG NODE_IMAGE=node:24-slim
+
+# ---- build: all dependencies, TypeScript -> dist/ -------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies and compiled JavaScript only ---------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    PORT=8080 \
+    HOST=0.0.0.0
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No development dependencies: no TypeScript, no tap, and no kinesalite, so the image has no
+# embedded Kinesis server (the gateway refuses to start in production without KINESIS_ENDPOINT or AWS_REGION).
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY schemas ./schemas
+COPY kinesis-gateway.yaml openapi.yaml ./
+# Files stay owned by root and read-only to the process; it runs as the image's unprivileged "node" user.
+USER node
+EXPOSE 8080
+# Slim images have no curl: probe /healthz with node itself (global fetch).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Exec form: node is PID 1 and receives SIGTERM itself; the gateway handles it (close-with-grace):
+# stop accepting, finish in-flight requests, flush buffered records, exit. Give it time to drain:
+# docker stop -t 20 / terminationGracePeriodSeconds >= delivery.recordDeadlineMs + 5 s.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/server.js"]

@@ -1,0 +1,255 @@
+import { readFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
+import { DeleteStreamCommand } from '@aws-sdk/client-kinesis'
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
+import t, { type Test } from 'tap'
+import { parse as parseYaml } from 'yaml'
+import { PROBLEMS } from '../src/http/problems.js'
+import { startGateway, uniqueStream, type RunningGateway } from './helpers/gateway.js'
+import { startKinesalite } from './helpers/kinesis-servers.js'
+import { testKinesisClient } from './helpers/stream-reader.js'
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
+
+interface Json { [key: string]: unknown }
+interface ResponseDoc { description: string, headers?: Record<string, { $ref?: string, required?: boolean }>, content?: Record<string, { schema: Json }> }
+interface OperationDoc { responses: Record<string, ResponseDoc | { $ref: string }> }
+interface OpenApiDoc {
+  openapi: string
+  paths: Record<string, Record<string, OperationDoc>>
+  components: { responses: Record<string, ResponseDoc>, headers: Record<string, { required?: boolean }> }
+}
+
+const DOC_ID = 'openapi.yaml'
+const doc = parseYaml(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as OpenApiDoc
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const
+
+// The whole document is one schema resource, so "#/components/..." references resolve inside it.
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false })
+addFormats(ajv)
+ajv.addSchema(doc as unknown as Json, DOC_ID)
+
+function resolveResponse (r: ResponseDoc | { $ref: string }): ResponseDoc {
+  if ('$ref' in r) {
+    const name = r.$ref.replace('#/components/responses/', '')
+    const found = doc.components.responses[name]
+    if (found === undefined) throw new Error(`dangling ${r.$ref}`)
+    return found
+  }
+  return r
+}
+
+/** The node of the document at an RFC 6901 pointer. */
+function at (pointer: string): unknown {
+  let node: unknown = doc
+  for (const token of pointer.split('/').slice(1)) {
+    node = (node as Record<string, unknown> | undefined)?.[token.replaceAll('~1', '/').replaceAll('~0', '~')]
+  }
+  return node
+}
+
+/** A validator for the schema found at a JSON pointer into the document (compiled once). */
+const validators = new Map<string, ValidateFunction>()
+function validatorAt (pointer: string): ValidateFunction {
+  let v = validators.get(pointer)
+  if (v === undefined) {
+    v = ajv.compile({ $ref: `${DOC_ID}#${pointer}` })
+    validators.set(pointer, v)
+  }
+  return v
+}
+
+function escape (token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+/** Where the documented response for (path, method, status) lives, as a JSON pointer to its object. */
+function responsePointer (path: string, method: string, status: number): string | undefined {
+  const op = doc.paths[path]?.[method]
+  const r = op?.responses[String(status)]
+  if (r === undefined) return undefined
+  return '$ref' in r ? r.$ref.slice(1) : `/paths/${escape(path)}/${method}/responses/${status}`
+}
+
+/** Checks a real response against the document: status documented, headers present, body valid. */
+async function conforms (t: Test, path: string, method: string, res: Response, label: string): Promise<Json> {
+  const text = await res.text()
+  const pointer = responsePointer(path, method, res.status)
+  t.ok(pointer, `${label}: ${method.toUpperCase()} ${path} documents status ${res.status}`)
+  const documented = pointer === undefined ? undefined : at(pointer) as ResponseDoc
+  const body = text === '' ? {} : JSON.parse(text) as Json
+  if (documented === undefined || pointer === undefined) return body
+  for (const [name, header] of Object.entries(documented.headers ?? {})) {
+    const required = header.$ref !== undefined ? doc.components.headers[header.$ref.split('/').pop() as string]?.required : header.required
+    if (required === true) t.ok(res.headers.get(name), `${label}: header ${name} is present`)
+  }
+  const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? ''
+  const content = documented.content?.[mediaType]
+  t.ok(content, `${label}: content type ${mediaType} is documented for ${res.status}`)
+  if (content !== undefined) {
+    const validate = validatorAt(`${pointer}/content/${escape(mediaType)}/schema`)
+    t.ok(validate(body), `${label}: body matches the documented schema`, { errors: validate.errors, body })
+  }
+  return body
+}
+
+t.test('the code enum is exactly the error table; each code is documented under its HTTP status', async (t) => {
+  const codes = (doc as unknown as { components: { schemas: { ProblemCode: { enum: string[] } } } }).components.schemas.ProblemCode.enum
+  t.same([...codes].sort(), Object.keys(PROBLEMS).sort(), 'ProblemCode enum = Object.keys(PROBLEMS)')
+  t.equal(new Set(codes).size, codes.length, 'no duplicates')
+
+  // Collect, per documented status, the codes its response schemas name.
+  const documented = new Map<string, Set<number>>()
+  const collect = (node: unknown, status: number): void => {
+    if (node === null || typeof node !== 'object') return
+    const code = (node as { properties?: { code?: { enum?: string[], const?: string } } }).properties?.code
+    for (const c of code?.enum ?? (code?.const !== undefined ? [code.const] : [])) {
+      if (!documented.has(c)) documented.set(c, new Set())
+      documented.get(c)?.add(status)
+    }
+    for (const value of Object.values(node)) {
+      if (typeof value === 'object' && value !== null && '$ref' in value) {
+        const ref = (value as { $ref: string }).$ref
+        if (ref.startsWith('#/components/schemas/') && ref !== '#/components/schemas/Problem') {
+          collect((doc as unknown as { components: { schemas: Record<string, unknown> } }).components.schemas[ref.split('/').pop() as string], status)
+        }
+      }
+      collect(value, status)
+    }
+  }
+  for (const ops of Object.values(doc.paths)) {
+    for (const op of Object.values(ops)) {
+      for (const [status, r] of Object.entries(op.responses)) collect(resolveResponse(r), Number(status))
+    }
+  }
+  for (const [code, { status }] of Object.entries(PROBLEMS)) {
+    t.same([...(documented.get(code) ?? [])], [status], `${code} is documented under ${status} only`)
+  }
+})
+
+const kinesis = await startKinesalite()
+t.teardown(() => kinesis.close())
+const admin = testKinesisClient(kinesis.endpoint)
+t.teardown(() => admin.destroy())
+
+/** Fastify's route table, as "METHOD /path" (HEAD routes are Fastify's automatic companions of GET). */
+function routesOf (gw: RunningGateway): Set<string> {
+  const out = new Set<string>()
+  const stack: string[] = []
+  for (const line of gw.app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]+)\))?/.exec(line)
+    if (m === null) continue
+    const depth = (m[1] ?? '').length / 4
+    stack.length = depth
+    const path = (stack[depth - 1] ?? '') + (m[2] ?? '')
+    stack[depth] = path
+    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      if (method !== 'HEAD') out.add(`${method} ${path}`)
+    }
+  }
+  return out
+}
+
+t.test('against the running app: documented routes exist, no other route answers, responses match', async (t) => {
+  const stream = uniqueStream()
+  const gw = await startGateway(t, {
+    endpoint: kinesis.endpoint,
+    channels: {
+      events: { stream },
+      orders: { stream, schema: 'schemas/order.json', partitionKey: '/user_id' },
+      small: { stream, maxEventsPerRequest: 2 }
+    },
+    extra: { server: { bodyLimitBytes: 1_500_000 } }
+  })
+
+  const documented = new Set<string>()
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const method of METHODS) if (ops[method] !== undefined) documented.add(`${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`)
+  }
+  t.same([...routesOf(gw)].sort(), [...documented].sort(), 'the route table is exactly the documented routes')
+  for (const route of documented) {
+    const [method, url] = route.split(' ') as [string, string]
+    t.ok(gw.app.hasRoute({ method: method as 'GET', url }), `${route} exists`)
+  }
+
+  // Undocumented methods and paths answer 404 GW_ERR_ROUTE_NOT_FOUND (documented as such).
+  for (const [method, url] of [['GET', '/v1/events'], ['PUT', '/v1/events'], ['DELETE', '/healthz'], ['POST', '/readyz'], ['GET', '/'], ['GET', '/v2/events'], ['POST', '/v1/events/extra']] as const) {
+    const res = await fetch(gw.url + url, { method, ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }) })
+    t.equal(res.status, 404, `${method} ${url} is not a route`)
+    const body = await conforms(t, '/v1/{channel}', 'post', res, `${method} ${url}`)
+    t.equal(body.code, 'GW_ERR_ROUTE_NOT_FOUND')
+  }
+
+  const ingest = '/v1/{channel}'
+  const send = async (channel: string, body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> =>
+    await fetch(`${gw.url}/v1/${channel}`, { method: 'POST', body, headers })
+  const cases: Array<[string, () => Promise<Response>, number, string | null]> = [
+    ['one object', async () => await send('events', '{"key1":"value1","key2":"value2"}'), 200, null],
+    ['a batch', async () => await send('events', '[{"a":1},{"a":2},{"a":3}]'), 200, null],
+    ['NDJSON', async () => await send('events', '{"a":1}\n{"a":2}\n', { 'content-type': 'application/x-ndjson' }), 200, null],
+    ['gzip', async () => await send('events', gzipSync('[{"z":1}]'), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 200, null],
+    ['client request id', async () => await send('events', '{"a":1}', { 'content-type': 'application/json', 'x-request-id': 'my-id-1' }), 200, null],
+    ['unknown channel', async () => await send('nope', '{}'), 404, 'GW_ERR_UNKNOWN_CHANNEL'],
+    ['text/plain', async () => await send('events', '{}', { 'content-type': 'text/plain' }), 415, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['brotli', async () => await send('events', '{}', { 'content-type': 'application/json', 'content-encoding': 'br' }), 415, 'GW_ERR_UNSUPPORTED_ENCODING'],
+    ['malformed JSON', async () => await send('events', '{"a":'), 400, 'GW_ERR_MALFORMED_BODY'],
+    ['malformed NDJSON line', async () => await send('events', '{"a":1}\n{oops\n', { 'content-type': 'application/x-ndjson' }), 400, 'GW_ERR_MALFORMED_BODY'],
+    ['bad gzip', async () => await send('events', 'not gzip', { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 400, 'GW_ERR_MALFORMED_BODY'],
+    ['empty body', async () => await send('events', ''), 400, 'GW_ERR_EMPTY_BODY'],
+    ['a number', async () => await send('events', '42'), 400, 'GW_ERR_NOT_AN_OBJECT'],
+    ['empty batch', async () => await send('events', '[]'), 400, 'GW_ERR_EMPTY_BATCH'],
+    ['schema failures', async () => await send('orders', '[{"order_id":"o1","user_id":"u1","amount":1},{"order_id":2,"amount":-1},"x"]'), 400, 'GW_ERR_INVALID_EVENTS'],
+    ['body too large', async () => await send('events', JSON.stringify({ big: 'x'.repeat(1_600_000) })), 413, 'GW_ERR_BODY_TOO_LARGE'],
+    ['event too large', async () => await send('events', JSON.stringify({ big: 'x'.repeat(1_100_000) })), 413, 'GW_ERR_EVENT_TOO_LARGE'],
+    ['too many events', async () => await send('small', '[{},{},{}]'), 413, 'GW_ERR_TOO_MANY_EVENTS']
+  ]
+  for (const [label, request, status, code] of cases) {
+    const res = await request()
+    t.equal(res.status, status, `${label}: status ${status}`)
+    const body = await conforms(t, ingest, 'post', res, label)
+    if (code !== null) {
+      t.equal(body.code, code, `${label}: ${code}`)
+      t.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+    }
+    if (label === 'client request id') t.equal(res.headers.get('x-request-id'), 'my-id-1')
+    if (label === 'schema failures') {
+      t.same((body.errors as Array<{ index: number }>).map((e) => e.index).filter((i, n, all) => all.indexOf(i) === n), [1, 2], 'errors[] names the failing events')
+    }
+  }
+
+  t.equal((await conforms(t, '/healthz', 'get', await fetch(gw.url + '/healthz'), 'healthz')).status, 'ok')
+  const ready = await conforms(t, '/readyz', 'get', await fetch(gw.url + '/readyz'), 'readyz')
+  t.equal(ready.ready, true)
+})
+
+t.test('503s: events not delivered (with per-event results) and readiness lost, when the stream is deleted', async (t) => {
+  const stream = uniqueStream()
+  const gw = await startGateway(t, {
+    endpoint: kinesis.endpoint,
+    channels: { events: { stream } },
+    extra: { delivery: { recordDeadlineMs: 300, retryBaseMs: 20, retryMaxMs: 50 }, readinessRefreshMs: 100 }
+  })
+  t.equal((await fetch(gw.url + '/readyz')).status, 200)
+  await admin.send(new DeleteStreamCommand({ StreamName: stream }))
+
+  const res = await fetch(`${gw.url}/v1/events`, { method: 'POST', body: '[{"a":1},{"a":2}]', headers: { 'content-type': 'application/json' } })
+  t.equal(res.status, 503)
+  const body = await conforms(t, '/v1/{channel}', 'post', res, 'not delivered')
+  t.equal(body.code, 'GW_ERR_NOT_DELIVERED')
+  t.equal(body.notWritten, 2)
+  t.match(res.headers.get('retry-after'), /^\d+$/)
+
+  let readyRes: Response | undefined
+  for (let i = 0; i < 50; i++) {
+    readyRes = await fetch(gw.url + '/readyz')
+    if (readyRes.status === 503) break
+    await readyRes.text()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.equal(readyRes?.status, 503)
+  if (readyRes !== undefined) {
+    const ready = await conforms(t, '/readyz', 'get', readyRes, 'readyz not ready')
+    t.equal((ready.streams as Record<string, string>)[stream], 'MISSING')
+  }
+})
