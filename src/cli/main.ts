@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { checkConfigCommand, CHECK_CONFIG_USAGE } from './check-config-command.js'
-import { CliError, explainError, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-common.js'
+import { explainError, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-common.js'
 import { streamsCommand, STREAMS_USAGE } from './streams-command.js'
 import { tailCommand, TAIL_USAGE } from './tail-command.js'
 
