@@ -6,9 +6,12 @@ import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
+import { frontDoorRoutes, REDACTED_LOG_PATHS, registerFrontDoor } from './front-door/front-door.js'
+import { clientErrorHandler } from './http/client-errors.js'
 import { errorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
+import { validateRoute } from './http/validate-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './ops/stream-admin.js'
@@ -56,12 +59,19 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
     app = Fastify({
-      logger: options.logger ?? { level: config.logLevel },
+      logger: options.logger ?? { level: config.logLevel, redact: REDACTED_LOG_PATHS },
       bodyLimit: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       connectionTimeout: config.server.connectionTimeoutMs,
       requestTimeout: config.server.requestTimeoutMs,
       keepAliveTimeout: config.server.keepAliveTimeoutMs,
+      http: {
+        maxHeaderSize: config.server.maxHeaderBytes,
+        // Node requires headersTimeout <= requestTimeout; it checks both every connectionsCheckingInterval.
+        headersTimeout: Math.min(config.server.headersTimeoutMs, config.server.requestTimeoutMs),
+        connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs)
+      },
+      clientErrorHandler,
       requestIdHeader: 'x-request-id',
       genReqId: () => randomUUID(),
       // Fastify's two lines per request are off; ops/request-log.ts writes at most one.
@@ -80,7 +90,10 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setErrorHandler(errorHandler)
     app.setNotFoundHandler(notFoundHandler)
     healthRoutes(app, readiness)
+    await registerFrontDoor(app, config, registry)
     ingestRoutes(app, registry)
+    validateRoute(app, registry)
+    frontDoorRoutes(app)
 
     app.addHook('onReady', async () => { await readiness.start() })
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.

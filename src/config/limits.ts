@@ -47,5 +47,22 @@ export const DEFAULTS = {
   /** Slow-client protection for the HTTP server (slowloris). */
   connectionTimeoutMs: 30_000,
   requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 72_000
+  keepAliveTimeoutMs: 72_000,
+  /** Node's default request-header limit (16 KiB); larger headers get 431. */
+  maxHeaderBytes: 16 * 1024,
+  /** Time to send the request headers; slow-header (slowloris) clients are cut off after it. */
+  headersTimeoutMs: 10_000,
+  /** API Gateway's account default: 10,000 requests/s steady with a 5,000 request burst. */
+  rateLimitPerSecond: 10_000,
+  rateLimitBurst: 5_000,
+  /** Prefix of every Redis key the gateway writes. */
+  redisKeyPrefix: 'kgw:',
+  /** A slower Redis reply counts as Redis being unreachable: local limits take over. */
+  redisCommandTimeoutMs: 250,
+  /** A first answer to an Idempotency-Key is replayed for this long (Stripe keeps 24 h). */
+  idempotencyWindowSeconds: 86_400,
+  /** Remembered answers on one instance without Redis; the oldest are forgotten first. */
+  idempotencyMaxEntriesInMemory: 10_000,
+  /** A claimed Idempotency-Key whose request never finished (crash) is free again after this. */
+  idempotencyPendingMs: 60_000
 } as const

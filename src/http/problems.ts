@@ -17,6 +17,18 @@ export const PROBLEMS = {
   GW_ERR_EVENT_TOO_LARGE: { status: 413, title: 'Event too large for a Kinesis record' },
   GW_ERR_TOO_MANY_EVENTS: { status: 413, title: 'Too many events in one request' },
   GW_ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  // The front door (src/front-door/): keys, throttling, quotas, idempotency, browsers, hostile clients.
+  GW_ERR_API_KEY_MISSING: { status: 401, title: 'API key required' },
+  GW_ERR_API_KEY_INVALID: { status: 401, title: 'Unknown API key' },
+  GW_ERR_API_KEY_FORBIDDEN: { status: 403, title: 'API key not allowed on this channel' },
+  GW_ERR_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin not allowed' },
+  GW_ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  GW_ERR_QUOTA_EXCEEDED: { status: 429, title: 'Daily quota exceeded' },
+  GW_ERR_BAD_IDEMPOTENCY_KEY: { status: 400, title: 'Invalid Idempotency-Key' },
+  GW_ERR_IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
+  GW_ERR_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different body' },
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
+  GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GW_ERR_NOT_DELIVERED: { status: 503, title: 'Some events were not written to Kinesis' },
   GW_ERR_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' }
