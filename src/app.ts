@@ -6,7 +6,7 @@ import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
-import { frontDoorRoutes, REDACTED_LOG_PATHS, registerFrontDoor } from './front-door/front-door.js'
+import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
 import { clientErrorHandler } from './http/client-errors.js'
 import { errorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
@@ -59,7 +59,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
     app = Fastify({
-      logger: options.logger ?? { level: config.logLevel, redact: REDACTED_LOG_PATHS },
+      logger: withRedaction(options.logger ?? { level: config.logLevel }),
       bodyLimit: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       connectionTimeout: config.server.connectionTimeoutMs,

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { ChannelRegistry } from '../channels/channel-registry.js'
 import type { ApiKeyConfig, GatewayConfig } from '../config/types.js'
 import { parseJsonBody } from '../http/body-parsers.js'
@@ -31,6 +31,13 @@ const VALIDATE_URL = '/v1/:channel/validate'
 
 /** Paths pino must never print: API keys (and bearer tokens, if a proxy adds them). */
 export const REDACTED_LOG_PATHS = ['req.headers["x-api-key"]', 'req.headers.authorization', 'headers["x-api-key"]', 'headers.authorization']
+
+/** Adds the API-key redaction to logger options (not to a ready-made logger instance or `false`). */
+export function withRedaction (logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || typeof logger === 'boolean') return logger
+  if ('redact' in logger && logger.redact !== undefined) return logger
+  return { ...logger, redact: REDACTED_LOG_PATHS }
+}
 
 /**
  * The front door: everything decided before the body is read (channel, CORS origin, API key,
