@@ -7,7 +7,7 @@ import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
 import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
-import { clientErrorHandler } from './http/client-errors.js'
+import { clientErrorHandler, frameworkErrors } from './http/client-errors.js'
 import { errorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
@@ -72,6 +72,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
         connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs)
       },
       clientErrorHandler,
+      frameworkErrors,
       requestIdHeader: 'x-request-id',
       genReqId: () => randomUUID(),
       // Fastify's two lines per request are off; ops/request-log.ts writes at most one.

@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { PROBLEMS, problemType, type ProblemCode } from './problems.js'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { sendProblem, toProblem } from './error-handler.js'
+import { GatewayError, PROBLEMS, problemType, type ProblemCode } from './problems.js'
 
 /**
  * Errors Node's HTTP parser raises before there is a request (Fastify's clientErrorHandler):
@@ -28,4 +30,16 @@ export function clientErrorHandler (err: Error & { code?: string }, socket: Sock
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy()
+}
+
+/**
+ * Errors Fastify's router raises before any hook runs (Fastify's frameworkErrors): a URL that is
+ * not valid percent-encoding, or a path parameter longer than maxParamLength (100; channel names
+ * are at most 64 characters).
+ */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const error = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? new GatewayError('GW_ERR_URL_TOO_LONG', 'A part of the URL is too long; channel names have at most 64 characters')
+    : new GatewayError('GW_ERR_BAD_REQUEST', `The URL cannot be decoded: ${err.message}`)
+  void sendProblem(reply, toProblem(error, request))
 }

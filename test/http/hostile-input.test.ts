@@ -34,6 +34,8 @@ const cases: Case[] = [
   { name: 'text/plain on a channel without beacons', body: '{}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'GW_ERR_UNSUPPORTED_MEDIA_TYPE' },
   { name: 'unknown content encoding', body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'br' }, status: 415, code: 'GW_ERR_UNSUPPORTED_ENCODING' },
   { name: 'gzip header on plain text', body: '{"a":1}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 400, code: 'GW_ERR_MALFORMED_BODY' },
+  // Found by the fuzz test: nothing reads the inflater when the content type is refused; its error crashed the process.
+  { name: 'corrupt gzip with an unsupported content type', body: 'not gzip', headers: { 'content-type': 'application/xml', 'content-encoding': 'gzip' }, status: 415, code: 'GW_ERR_UNSUPPORTED_MEDIA_TYPE' },
   { name: 'body over the limit', body: JSON.stringify({ pad: 'x'.repeat(300 * 1024) }), status: 413, code: 'GW_ERR_BODY_TOO_LARGE' },
   {
     name: 'gzip bomb (20 MiB of zeros in ~20 KiB)',
@@ -60,6 +62,15 @@ t.test('missing content type with a body', async (t) => {
   const res = await fetch(url, { method: 'POST', body: new Uint8Array(Buffer.from('{"a":1}')) })
   t.equal(res.status, 415)
   t.match(res.headers.get('content-type'), /^application\/problem\+json/)
+})
+
+t.test('URLs the router refuses: too long a channel, broken percent-encoding', async (t) => {
+  const long = await post(`${gw.url}/v1/${'c'.repeat(200)}`, '{}')
+  t.equal(long.status, 414)
+  t.equal(long.json.code, 'GW_ERR_URL_TOO_LONG')
+  const broken = await rawRequest(gw.url, ['POST /v1/%zz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}'])
+  t.equal(broken.status, 400)
+  t.match(broken.text, /application\/problem\+json/)
 })
 
 t.test('headers larger than maxHeaderBytes: 431 problem+json', async (t) => {
