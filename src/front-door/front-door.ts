@@ -85,7 +85,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
 
   app.addHook('preHandler', async (request, reply) => {
     if (request.routeOptions.url !== INGEST_URL || request.channel === null) return
-    await idempotency.before(request, reply, request.channel.config.name, request.apiClient?.id)
+    if (await idempotency.before(request, reply, request.channel.config.name, request.apiClient?.id)) return reply
   })
 
   app.addHook('onSend', async (request, reply, payload) => {

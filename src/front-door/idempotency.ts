@@ -71,7 +71,10 @@ export class Idempotency {
     this.windowMs = config.windowSeconds * 1000
   }
 
-  /** preHandler: after the body is parsed (its hash is part of the claim), before anything is written. */
+  /**
+   * preHandler: after the body is parsed (its hash is part of the claim), before anything is written.
+   * Returns true when it has answered with a replay (the caller returns the reply).
+   */
   async before (request: FastifyRequest, reply: FastifyReply, channel: string, clientId: string | undefined): Promise<boolean> {
     const header = request.headers[IDEMPOTENCY_HEADER]
     if (header === undefined) return false
@@ -95,7 +98,7 @@ export class Idempotency {
       throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS',
         'A request with this Idempotency-Key is still being processed; retry after it has been answered', { retryAfterSeconds: 1 })
     }
-    await reply.code(200).header(REPLAYED_HEADER, 'true').type('application/json; charset=utf-8').send(stored.body)
+    void reply.code(200).header(REPLAYED_HEADER, 'true').type('application/json; charset=utf-8').send(stored.body)
     return true
   }
 

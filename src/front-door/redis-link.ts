@@ -19,6 +19,7 @@ export class RedisLink {
   readonly redis: Redis
   readonly prefix: string
   private degraded = false
+  private closed = false
   private fallbacks = 0
 
   constructor (config: RedisConfig, private readonly log: FastifyBaseLogger) {
@@ -72,13 +73,14 @@ export class RedisLink {
   }
 
   private markDown (err: Error | undefined): void {
-    if (this.degraded) return
+    if (this.degraded || this.closed) return
     this.degraded = true
     this.log.error({ err: err === undefined ? undefined : { message: err.message, code: (err as { code?: string }).code } },
       'redis unreachable: serving with per-instance rate limits, quotas and idempotency keys until it is back')
   }
 
   async close (): Promise<void> {
+    this.closed = true
     this.redis.removeAllListeners('error')
     this.redis.on('error', () => {})
     this.redis.disconnect()
