@@ -112,7 +112,8 @@ export const configFileSchema = {
           maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
           access: { enum: ['open', 'api-key'] },
           rateLimit: rateLimitSchema,
-          cors: { type: 'array', items: { type: 'string', minLength: 1 } },
+          // An origin is scheme://host[:port] (apps: capacitor://localhost, chrome-extension://id), or "*".
+          cors: { type: 'array', items: { type: 'string', pattern: '^(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^/\\s]+/?)$' } },
           beacon: { type: 'boolean' }
         }
       }
@@ -128,7 +129,7 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   'channels.*.access': 'use "open" (anyone may write, e.g. apps) or "api-key" (an x-api-key listed under apiKeys is required)',
-  'channels.*.cors': 'list allowed browser origins such as ["https://shop.example.com"], or ["*"] for any origin',
+  'channels.*.cors': 'list allowed browser origins as scheme://host[:port] without a path, such as ["https://shop.example.com"], or ["*"] for any origin',
   'channels.*.rateLimit': 'use { perSecond: <requests per second>, burst: <requests at once> }',
   rateLimit: 'use { perSecond: <requests per second>, burst: <requests at once> }',
   'redis.url': 'give a URL such as redis://127.0.0.1:6379 (or rediss:// for TLS), or remove the key to keep limits per instance',

@@ -28,8 +28,17 @@ export function rateLimitFrom (raw: RawRateLimit): RateLimit {
 }
 
 /** Throttle, Redis, idempotency and API keys of the front door; problems are appended, each with its fix. */
-export function frontDoorSettings (raw: RawFrontDoor, channelNames: readonly string[], env: Env, file: string,
+export function frontDoorSettings (raw: RawFrontDoor, channels: Record<string, RawChannelFrontDoor>, env: Env, file: string,
   problems: string[]): FrontDoorConfig {
+  const channelNames = Object.keys(channels)
+  if (raw.apiKeys === undefined || Object.keys(raw.apiKeys).length === 0) {
+    for (const [name, ch] of Object.entries(channels)) {
+      if (ch.access === 'api-key') {
+        problems.push(`${file}: channels.${name}.access: "api-key" but no apiKeys are configured, so nobody could write. ` +
+          'Fix: add clients under apiKeys, or set access: open')
+      }
+    }
+  }
   const apiKeys: ApiKeyConfig[] = []
   const seen = new Map<string, string>()
   for (const [id, k] of Object.entries(raw.apiKeys ?? {})) {

@@ -103,7 +103,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }
-  const frontDoor = frontDoorSettings(raw, Object.keys(raw.channels), env, file, problems)
+  const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
   if (problems.length > 0) throw new ConfigError(problems)
 
   const delivery = raw.delivery ?? {}
@@ -210,7 +210,7 @@ export function parsePartitionKey (spec: string): PartitionKeySource | string {
 
 function describeSchemaError (file: string, e: ErrorObject): string {
   const key = e.instancePath.slice(1).replaceAll('/', '.') || '(top level)'
-  const hintKey = key.replace(/^channels\.[^.]+\./, 'channels.*.').replace(/^apiKeys\.[^.]+\./, 'apiKeys.*.')
+  const hintKey = key.replace(/^channels\.[^.]+\./, 'channels.*.').replace(/^apiKeys\.[^.]+\./, 'apiKeys.*.').replace(/\.\d+$/, '')
   let what = e.message ?? 'is invalid'
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty

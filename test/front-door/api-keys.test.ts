@@ -131,6 +131,8 @@ t.test('configuration errors name the key and the fix', async (t) => {
   t.match(bad({ apiKeys: { p1: { sha256: sha('x'), key: 'plain' } } }), /apiKeys\.p1\.key: unknown key/)
   t.match(bad({ rateLimit: { burst: 10 } }), /rateLimit: must have required property 'perSecond'/)
   t.match(bad({ redis: { url: 'http://x' } }), /redis\.url: .*Fix: give a URL such as redis:\/\/127\.0\.0\.1:6379/)
+  t.match(bad({}, { events: { access: 'api-key' } }), /channels\.events\.access: "api-key" but no apiKeys are configured.*Fix: add clients under apiKeys, or set access: open/)
+  t.match(bad({}, { events: { cors: ['https://shop.example.com/checkout'] } }), /channels\.events\.cors\.0: must match pattern .*Fix: list allowed browser origins as scheme:\/\/host/)
   t.match(bad({}, { events: { access: 'public' } }), /channels\.events\.access: must be one of "open", "api-key"\. Fix: use "open"/)
 
   const ok = testConfig({ endpoint: kinesis.endpoint, channels: { a: { stream: 's' }, b: { stream: 's', access: 'open' } }, extra: { apiKeys: { p1: { sha256: sha('x') } } } })
