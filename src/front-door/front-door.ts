@@ -73,7 +73,8 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
     const client = keys.authenticate(request.headers[API_KEY_HEADER], channel.config)
     request.apiClient = client
     await throttle.admit(request, reply, channel.config.name, client)
-    if (client?.dailyQuota !== undefined && url === INGEST_URL) {
+    // A retry that will be answered from the idempotency store writes nothing and spends no quota.
+    if (client?.dailyQuota !== undefined && url === INGEST_URL && !await idempotency.answered(request, channel.config.name, client.id)) {
       const q = await quota.take(client.id, client.dailyQuota)
       if (!q.allowed) {
         throw new GatewayError('GW_ERR_QUOTA_EXCEEDED',

@@ -102,6 +102,26 @@ export class Idempotency {
     return true
   }
 
+  /**
+   * True when this request's Idempotency-Key already has a stored answer, so the request will be a
+   * replay (or a 422) and writes nothing: the front door does not charge it to the daily quota.
+   */
+  async answered (request: FastifyRequest, channel: string, clientId: string | undefined): Promise<boolean> {
+    const header = request.headers[IDEMPOTENCY_HEADER]
+    if (typeof header !== 'string' || !KEY_FORMAT.test(header)) return false
+    const scope = `${clientId ?? '-'}|${channel}|${header}`
+    const link = this.link
+    if (link !== undefined && link.usable()) {
+      try {
+        const text = await link.redis.get(link.prefix + 'idem:' + scope)
+        return text !== null && (JSON.parse(text) as Stored).state === 'done'
+      } catch (err) {
+        link.commandFailed(err)
+      }
+    }
+    return this.memory.get(scope, Date.now())?.state === 'done'
+  }
+
   /** onSend: keep a 200 answer for replays, free the key after anything else. */
   async after (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<void> {
     const claim = request.idempotencyClaim
