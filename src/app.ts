@@ -5,10 +5,12 @@ import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
+import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
 import { clientErrorHandler } from './http/client-error.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
+import { validateRoute } from './http/validate-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './ops/stream-admin.js'
@@ -77,12 +79,18 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
     app = Fastify({
-      logger: options.logger ?? loggerOptions(config.logLevel, config.logging).options,
+      logger: withRedaction(options.logger ?? loggerOptions(config.logLevel, config.logging).options),
       bodyLimit: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       connectionTimeout: config.server.connectionTimeoutMs,
       requestTimeout: config.server.requestTimeoutMs,
       keepAliveTimeout: config.server.keepAliveTimeoutMs,
+      http: {
+        maxHeaderSize: config.server.maxHeaderBytes,
+        // Node requires headersTimeout <= requestTimeout; it checks both every connectionsCheckingInterval.
+        headersTimeout: Math.min(config.server.headersTimeoutMs, config.server.requestTimeoutMs),
+        connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs)
+      },
       // x-request-id is taken only when safe (request-id.ts), else generated.
       requestIdHeader: false,
       genReqId: requestIdOf,
@@ -132,7 +140,10 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setErrorHandler(errorHandler)
     app.setNotFoundHandler(notFoundHandler)
     healthRoutes(app, readiness)
+    await registerFrontDoor(app, config, registry)
     ingestRoutes(app, registry)
+    validateRoute(app, registry)
+    frontDoorRoutes(app)
 
     app.addHook('onReady', async () => { await readiness.start() })
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.

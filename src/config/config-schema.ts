@@ -3,6 +3,17 @@ export const CHANNEL_NAME = '^[a-z0-9][a-z0-9_-]{0,63}$'
 
 const positiveInt = { type: 'integer', minimum: 1 } as const
 
+/** A token bucket: steady requests per second and the burst allowed at once (default: half a second's worth). */
+const rateLimitSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['perSecond'],
+  properties: { perSecond: positiveInt, burst: positiveInt }
+} as const
+
+/** API key ids become client_id in records and logs. */
+export const API_KEY_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
+
 export const configFileSchema = {
   type: 'object',
   additionalProperties: false,
@@ -16,6 +27,8 @@ export const configFileSchema = {
         connectionTimeoutMs: positiveInt,
         requestTimeoutMs: positiveInt,
         keepAliveTimeoutMs: positiveInt,
+        headersTimeoutMs: positiveInt,
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
         trustProxy: {
           anyOf: [
             { type: 'boolean' },
@@ -66,6 +79,39 @@ export const configFileSchema = {
         successSampleRate: { type: 'number', minimum: 0, maximum: 1 }
       }
     },
+    rateLimit: rateLimitSchema,
+    redis: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^rediss?://' },
+        keyPrefix: { type: 'string', maxLength: 64 },
+        commandTimeoutMs: positiveInt
+      }
+    },
+    idempotency: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        windowSeconds: positiveInt,
+        maxEntriesInMemory: positiveInt
+      }
+    },
+    apiKeys: {
+      type: 'object',
+      propertyNames: { pattern: API_KEY_ID },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sha256'],
+        properties: {
+          sha256: { type: 'string' },
+          channels: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          rateLimit: rateLimitSchema,
+          dailyQuota: positiveInt
+        }
+      }
+    },
     channels: {
       type: 'object',
       minProperties: 1,
@@ -79,7 +125,12 @@ export const configFileSchema = {
           schema: { type: 'string', minLength: 1 },
           partitionKey: { type: 'string', minLength: 1 },
           record: { enum: ['envelope', 'raw'] },
-          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 }
+          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
+          access: { enum: ['open', 'api-key'] },
+          rateLimit: rateLimitSchema,
+          // An origin is scheme://host[:port] (apps: capacitor://localhost, chrome-extension://id), or "*".
+          cors: { type: 'array', items: { type: 'string', pattern: '^(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^/\\s]+/?)$' } },
+          beacon: { type: 'boolean' }
         }
       }
     }
@@ -95,5 +146,10 @@ export const FIX_HINTS: Record<string, string> = {
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   'metrics.port': 'use a port from 1 to 65535 for a separate metrics listener, or remove the key to serve /metrics on the main port',
   'logging.successSampleRate': 'use a number from 0 (log no successful request) to 1 (log every request)',
+  'channels.*.access': 'use "open" (anyone may write, e.g. apps) or "api-key" (an x-api-key listed under apiKeys is required)',
+  'channels.*.cors': 'list allowed browser origins as scheme://host[:port] without a path, such as ["https://shop.example.com"], or ["*"] for any origin',
+  'channels.*.rateLimit': 'use { perSecond: <requests per second>, burst: <requests at once> }',
+  rateLimit: 'use { perSecond: <requests per second>, burst: <requests at once> }',
+  'redis.url': 'give a URL such as redis://127.0.0.1:6379 (or rediss:// for TLS), or remove the key to keep limits per instance',
   channels: 'add at least one channel, e.g. channels: { events: { stream: events, schema: schemas/events.json } }'
 }

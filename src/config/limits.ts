@@ -51,5 +51,22 @@ export const DEFAULTS = {
   /** Share of successful requests that get a log line (errors always do). */
   logSuccessSampleRate: 1,
   /** File changes closer together than this trigger one configuration reload. */
-  configReloadDebounceMs: 250
+  configReloadDebounceMs: 250,
+  /** Node's default request-header limit (16 KiB); larger headers get 431. */
+  maxHeaderBytes: 16 * 1024,
+  /** Time to send the request headers; slow-header (slowloris) clients are cut off after it. */
+  headersTimeoutMs: 10_000,
+  /** API Gateway's account default: 10,000 requests/s steady with a 5,000 request burst. */
+  rateLimitPerSecond: 10_000,
+  rateLimitBurst: 5_000,
+  /** Prefix of every Redis key the gateway writes. */
+  redisKeyPrefix: 'kgw:',
+  /** A slower Redis reply counts as Redis being unreachable: local limits take over. */
+  redisCommandTimeoutMs: 250,
+  /** A first answer to an Idempotency-Key is replayed for this long (Stripe keeps 24 h). */
+  idempotencyWindowSeconds: 86_400,
+  /** Remembered answers on one instance without Redis; the oldest are forgotten first. */
+  idempotencyMaxEntriesInMemory: 10_000,
+  /** A claimed Idempotency-Key whose request never finished (crash) is free again after this. */
+  idempotencyPendingMs: 60_000
 } as const

@@ -4,12 +4,13 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
+import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
 import { DEFAULTS } from './limits.js'
 import type { ChannelConfig, GatewayConfig, KinesisConfig, PartitionKeySource } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
-interface RawChannel {
+interface RawChannel extends RawChannelFrontDoor {
   stream: string
   schema: string
   partitionKey?: string
@@ -17,12 +18,14 @@ interface RawChannel {
   maxEventsPerRequest?: number
 }
 
-interface RawConfig {
+interface RawConfig extends RawFrontDoor {
   server?: {
     bodyLimitBytes?: number
     connectionTimeoutMs?: number
     requestTimeoutMs?: number
     keepAliveTimeoutMs?: number
+    headersTimeoutMs?: number
+    maxHeaderBytes?: number
     trustProxy?: boolean | string | string[]
   }
   kinesis?: {
@@ -107,6 +110,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   }
   const channels = new Map<string, ChannelConfig>()
   const baseDir = dirname(file)
+  const anyApiKeys = Object.keys(raw.apiKeys ?? {}).length > 0
   for (const [name, ch] of Object.entries(raw.channels)) {
     const partitionKey = parsePartitionKey(ch.partitionKey ?? 'random')
     if (typeof partitionKey === 'string') {
@@ -119,9 +123,11 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       schemaFile: resolve(baseDir, ch.schema),
       partitionKey,
       record: ch.record ?? 'envelope',
-      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      ...channelFrontDoor(ch, anyApiKeys)
     })
   }
+  const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
   if (problems.length > 0) throw new ConfigError(problems)
 
   const delivery = raw.delivery ?? {}
@@ -137,7 +143,9 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       connectionTimeoutMs: server.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
       requestTimeoutMs: server.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       keepAliveTimeoutMs: server.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
-      trustProxy: server.trustProxy ?? false
+      trustProxy: server.trustProxy ?? false,
+      headersTimeoutMs: server.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
+      maxHeaderBytes: server.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes
     },
     kinesis,
     delivery: {
@@ -153,7 +161,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       format: logFormat as GatewayConfig['logging']['format'],
       successSampleRate: raw.logging?.successSampleRate ?? DEFAULTS.logSuccessSampleRate
     },
-    channels
+    channels,
+    frontDoor
   }
 }
 
@@ -230,11 +239,15 @@ export function parsePartitionKey (spec: string): PartitionKeySource | string {
 
 function describeSchemaError (file: string, e: ErrorObject): string {
   const key = e.instancePath.slice(1).replaceAll('/', '.') || '(top level)'
-  const hintKey = key.replace(/^channels\.[^.]+\./, 'channels.*.')
+  const hintKey = key.replace(/^channels\.[^.]+\./, 'channels.*.').replace(/^apiKeys\.[^.]+\./, 'apiKeys.*.').replace(/\.\d+$/, '')
   let what = e.message ?? 'is invalid'
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty
     return `${file}: ${key === '(top level)' ? '' : key + '.'}${extra}: unknown key. Fix: remove it or check its spelling`
+  }
+  if (e.keyword === 'propertyNames' && key === 'apiKeys') {
+    return `${file}: apiKeys: key id "${(e.params as { propertyName: string }).propertyName}" is not allowed. ` +
+      'Fix: use 1-64 letters, digits, "_", "." or "-" (it is recorded as client_id)'
   }
   if (e.keyword === 'propertyNames') {
     return `${file}: ${key}: channel name "${(e.params as { propertyName: string }).propertyName}" is not allowed. ` +

@@ -17,6 +17,57 @@ export interface ChannelConfig {
   readonly partitionKey: PartitionKeySource
   readonly record: RecordFormat
   readonly maxEventsPerRequest: number
+  /** Who may write: 'open' (no key needed) or 'api-key' (front-door.ts). */
+  readonly access: ChannelAccess
+  /** Per-channel throttle, shared by all clients of the channel; undefined = only the global limit. */
+  readonly rateLimit: RateLimit | undefined
+  /** Browser origins allowed to call this channel (CORS); empty = no CORS headers. '*' allows any. */
+  readonly corsOrigins: readonly string[]
+  /** Accept navigator.sendBeacon bodies: text/plain holding JSON. */
+  readonly beacon: boolean
+}
+
+export type ChannelAccess = 'open' | 'api-key'
+
+/** A token bucket: `perSecond` tokens refill continuously, up to `burst` can be spent at once. */
+export interface RateLimit {
+  readonly perSecond: number
+  readonly burst: number
+}
+
+/** One client or partner allowed to write with an x-api-key header. */
+export interface ApiKeyConfig {
+  /** The key's id: goes into logs and records as client_id; the key itself never does. */
+  readonly id: string
+  /** SHA-256 of the key, 32 bytes. */
+  readonly sha256: Buffer
+  /** Channels this key may write; '*' = every channel. */
+  readonly channels: readonly string[] | '*'
+  readonly rateLimit: RateLimit | undefined
+  /** Requests per UTC day; undefined = unlimited. */
+  readonly dailyQuota: number | undefined
+}
+
+export interface FrontDoorConfig {
+  /** The global throttle of the whole gateway (of all instances together when Redis is configured). */
+  readonly rateLimit: RateLimit
+  readonly redis: RedisConfig | undefined
+  readonly apiKeys: readonly ApiKeyConfig[]
+  readonly idempotency: IdempotencyConfig
+}
+
+export interface RedisConfig {
+  readonly url: string
+  readonly keyPrefix: string
+  /** A Redis call slower than this counts as Redis being down (local limits are used). */
+  readonly commandTimeoutMs: number
+}
+
+export interface IdempotencyConfig {
+  /** How long a first answer is kept and replayed. */
+  readonly windowSeconds: number
+  /** Cap of remembered answers when kept in memory (no Redis). */
+  readonly maxEntriesInMemory: number
 }
 
 /**
@@ -60,6 +111,10 @@ export interface ServerConfig {
   readonly keepAliveTimeoutMs: number
   /** Honour X-Forwarded-For from these proxies (Fastify trustProxy); false = use the socket address. */
   readonly trustProxy: boolean | string | string[]
+  /** Time a client has to send the complete request headers (slowloris). */
+  readonly headersTimeoutMs: number
+  /** Larger request headers are answered 431 (Node's maxHeaderSize). */
+  readonly maxHeaderBytes: number
 }
 
 /** Where GET /metrics is served: on the public listener (port undefined) or on its own port. */
@@ -87,4 +142,6 @@ export interface GatewayConfig {
   readonly metrics: MetricsConfig
   readonly logging: LoggingConfig
   readonly channels: ReadonlyMap<string, ChannelConfig>
+  /** Throttling, API keys, idempotency (docs/front-door.md). */
+  readonly frontDoor: FrontDoorConfig
 }

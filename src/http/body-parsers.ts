@@ -109,5 +109,8 @@ export function decodeContentEncoding (request: FastifyRequest, payload: NodeJS.
   counted.receivedEncodedLength = 0
   payload.on('data', (chunk: Buffer) => { counted.receivedEncodedLength += chunk.length })
   payload.on('error', (err) => inflater.destroy(err))
+  // When nothing reads the inflated stream (e.g. 415: no parser for the content type), a corrupt
+  // body would raise an 'error' nobody listens to and crash the process. Readers add their own listener.
+  inflater.on('error', () => {})
   return payload.pipe(inflater)
 }

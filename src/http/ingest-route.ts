@@ -72,7 +72,8 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply): Prom
       receivedAt: new Date().toISOString(),
       channel: config.name,
       sourceIp: request.ip,
-      userAgent: request.headers['user-agent']
+      userAgent: request.headers['user-agent'],
+      clientId: request.apiClient?.id
     })
     : ''
   let problems: EventError[] | undefined

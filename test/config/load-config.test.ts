@@ -73,7 +73,10 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     schemaFile: join(dir, 'schemas/events.json'),
     partitionKey: { kind: 'random' },
     record: 'envelope',
-    maxEventsPerRequest: DEFAULTS.maxEventsPerRequest
+    maxEventsPerRequest: DEFAULTS.maxEventsPerRequest,
+    access: 'open',
+    corsOrigins: [],
+    beacon: false
   })
   const orders = config.channels.get('orders')
   t.same(orders?.partitionKey, { kind: 'pointer', pointer: '/user/id', tokens: ['user', 'id'] })

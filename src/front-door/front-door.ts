@@ -1,0 +1,118 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { ChannelRegistry } from '../channels/channel-registry.js'
+import type { ApiKeyConfig, GatewayConfig } from '../config/types.js'
+import { parseJsonBody } from '../http/body-parsers.js'
+import { GatewayError } from '../http/problems.js'
+import { API_KEY_HEADER, ApiKeys } from './api-keys.js'
+import { answerPreflight, applyCors } from './cors.js'
+import { DailyQuota } from './daily-quota.js'
+import { Idempotency } from './idempotency.js'
+import { Throttle } from './rate-limit.js'
+import { RedisLink, type SharedState } from './redis-link.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key's client, when the request carried a valid key (its id becomes client_id). */
+    apiClient: ApiKeyConfig | null
+  }
+  interface FastifyInstance {
+    /** State of the front door, for /metrics and ops: are limits shared through Redis right now? */
+    frontDoor: {
+      readonly sharedState: () => SharedState
+      /** Rate-limit, quota and idempotency decisions taken locally because Redis could not be used. */
+      readonly redisFallbacks: () => number
+    }
+  }
+}
+
+/** The routes the front door guards; everything else (health probes) passes untouched. */
+const INGEST_URL = '/v1/:channel'
+const VALIDATE_URL = '/v1/:channel/validate'
+
+/** Paths pino must never print: API keys (and bearer tokens, if a proxy adds them). */
+export const REDACTED_LOG_PATHS = ['req.headers["x-api-key"]', 'req.headers.authorization', 'headers["x-api-key"]', 'headers.authorization']
+
+/** Adds the API-key redaction to logger options (not to a ready-made logger instance or `false`). */
+export function withRedaction (logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || typeof logger === 'boolean') return logger
+  if ('redact' in logger && logger.redact !== undefined) return logger
+  return { ...logger, redact: REDACTED_LOG_PATHS }
+}
+
+/**
+ * The front door: everything decided before the body is read (channel, CORS origin, API key,
+ * rate limits, daily quota), then idempotency once the body is parsed. Register it before the
+ * ingest route (its hooks), and call `routes` after it (beacon parser, dry-run and preflight routes).
+ */
+export async function registerFrontDoor (app: FastifyInstance, config: GatewayConfig, registry: ChannelRegistry): Promise<void> {
+  const fd = config.frontDoor
+  const link = fd.redis === undefined ? undefined : new RedisLink(fd.redis, app.log)
+  const keys = new ApiKeys(fd.apiKeys)
+  const throttle = await Throttle.create(app, link, fd.rateLimit, config.channels.values(), fd.apiKeys)
+  const quota = new DailyQuota(link)
+  const idempotency = new Idempotency(fd.idempotency, link)
+
+  app.decorate('frontDoor', {
+    sharedState: () => link?.state() ?? 'off',
+    redisFallbacks: () => link?.fallbackCount() ?? 0
+  })
+  app.decorateRequest('apiClient', null)
+  app.decorateRequest('idempotencyClaim', null)
+
+  app.addHook('onRequest', async (request: FastifyRequest<{ Params: { channel?: string } }>, reply) => {
+    const url = request.routeOptions.url
+    if (url !== INGEST_URL && url !== VALIDATE_URL) return
+    const name = request.params.channel ?? ''
+    const channel = registry.get(name)
+    if (channel === undefined) {
+      throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
+    }
+    request.channel = channel
+    if (request.method === 'OPTIONS') return
+    applyCors(request, reply, channel.config)
+    const client = keys.authenticate(request.headers[API_KEY_HEADER], channel.config)
+    request.apiClient = client
+    await throttle.admit(request, reply, channel.config.name, client)
+    // A retry that will be answered from the idempotency store writes nothing and spends no quota.
+    if (client?.dailyQuota !== undefined && url === INGEST_URL && !await idempotency.answered(request, channel.config.name, client.id)) {
+      const q = await quota.take(client.id, client.dailyQuota)
+      if (!q.allowed) {
+        throw new GatewayError('GW_ERR_QUOTA_EXCEEDED',
+          `API key ${client.id} has used its daily quota of ${client.dailyQuota} requests; it resets at 00:00 UTC`,
+          { retryAfterSeconds: q.resetSeconds })
+      }
+    }
+  })
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.url !== INGEST_URL || request.channel === null) return
+    if (await idempotency.before(request, reply, request.channel.config.name, request.apiClient?.id)) return reply
+  })
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.idempotencyClaim !== null) await idempotency.after(request, reply, payload)
+    return payload
+  })
+
+  app.addHook('onReady', async () => { link?.start() })
+  app.addHook('onClose', async () => { await link?.close() })
+}
+
+/** Routes and parsers of the front door; call after ingestRoutes (which resets the text/plain parser). */
+export function frontDoorRoutes (app: FastifyInstance): void {
+  // navigator.sendBeacon posts text/plain; it is JSON on channels that allow beacons.
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.channel?.config.beacon !== true) {
+      done(new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type text/plain is accepted only on channels with beacon: true ' +
+        '(navigator.sendBeacon). Send application/json or application/x-ndjson'), undefined)
+      return
+    }
+    try { done(null, parseJsonBody(request, body as Buffer)) } catch (err) { done(err as Error, undefined) }
+  })
+  const preflight = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (request.channel === null) throw new GatewayError('GW_ERR_ROUTE_NOT_FOUND', 'No such channel')
+    return answerPreflight(request, reply, request.channel.config)
+  }
+  app.options(INGEST_URL, preflight)
+  app.options(VALIDATE_URL, preflight)
+}
