@@ -1,15 +1,24 @@
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfig } from './config/load-config.js'
+import { runPrimary } from './ops/cluster.js'
 
 /** The process entry: load configuration, build the gateway, listen, and shut down gracefully. */
 async function main (): Promise<void> {
   const config = await loadConfig()
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    process.exitCode = await runPrimary(config)
+    return
+  }
   const app = await buildApp(config)
   const { kinesis, registry } = app.gateway
 
-  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000 }, async ({ signal, err }) => {
+  // In a cluster the primary turns SIGINT into SIGTERM for every worker; a worker ignores the
+  // terminal's SIGINT, so that one Ctrl-C is not taken as a second signal (which forces exit).
+  if (cluster.isWorker) process.on('SIGINT', () => {})
+  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000, ...(cluster.isWorker ? { skip: ['SIGINT'] } : {}) }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: draining in-flight requests and buffered records')
     await app.close()

@@ -16,6 +16,7 @@ export const configFileSchema = {
         connectionTimeoutMs: positiveInt,
         requestTimeoutMs: positiveInt,
         keepAliveTimeoutMs: positiveInt,
+        workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
         trustProxy: {
           anyOf: [
             { type: 'boolean' },
@@ -76,6 +77,7 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.record': 'use "envelope" (default: id, time, source and the event) or "raw" (the event as sent)',
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
+  'server.workers': 'use a number of worker processes (1 = no cluster) or "auto" for one per CPU core',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   channels: 'add at least one channel, e.g. channels: { events: { stream: events, schema: schemas/events.json } }'
 }

@@ -47,5 +47,11 @@ export const DEFAULTS = {
   /** Slow-client protection for the HTTP server (slowloris). */
   connectionTimeoutMs: 30_000,
   requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 72_000
+  keepAliveTimeoutMs: 72_000,
+  /**
+   * Worker processes (node:cluster) behind one port: "auto" (one per core) in production,
+   * 1 in development, where the embedded Kinesis server lives inside the single process.
+   */
+  workersProduction: 'auto',
+  workersDevelopment: 1
 } as const

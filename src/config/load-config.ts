@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
@@ -24,6 +25,7 @@ interface RawConfig {
     requestTimeoutMs?: number
     keepAliveTimeoutMs?: number
     trustProxy?: boolean | string | string[]
+    workers?: number | 'auto'
   }
   kinesis?: {
     region?: string
@@ -98,10 +100,10 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest
     })
   }
-  if (problems.length > 0) throw new ConfigError(problems)
-
   const delivery = raw.delivery ?? {}
   const server = raw.server ?? {}
+  const workers = workerCount(env.WORKERS ?? server.workers, production, kinesis.mode, file, problems)
+  if (problems.length > 0) throw new ConfigError(problems)
   return {
     configFile: file,
     production,
@@ -113,7 +115,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       connectionTimeoutMs: server.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
       requestTimeoutMs: server.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       keepAliveTimeoutMs: server.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
-      trustProxy: server.trustProxy ?? false
+      trustProxy: server.trustProxy ?? false,
+      workers
     },
     kinesis,
     delivery: {
@@ -162,6 +165,23 @@ function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: s
     requestTimeoutMs: k.requestTimeoutMs ?? DEFAULTS.kinesisRequestTimeoutMs,
     maxSockets: k.maxSockets ?? DEFAULTS.kinesisMaxSockets
   }
+}
+
+/** WORKERS / server.workers: a count, or "auto" for one worker per core (os.availableParallelism). */
+function workerCount (value: number | string | undefined, production: boolean, mode: KinesisConfig['mode'], file: string, problems: string[]): number {
+  const spec = value ?? (production ? DEFAULTS.workersProduction : DEFAULTS.workersDevelopment)
+  const n = spec === 'auto' ? availableParallelism() : Number(spec)
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    problems.push(`WORKERS: "${String(value)}". Fix: ${FIX_HINTS['server.workers'] ?? ''}`)
+    return 1
+  }
+  if (mode === 'embedded' && n > 1) {
+    if (value === undefined || spec === 'auto') return 1
+    problems.push(`${file}: server.workers / WORKERS: ${n} workers cannot share the embedded Kinesis server (it lives in one process). ` +
+      'Fix: set WORKERS=1, or point KINESIS_ENDPOINT at a Kinesis server')
+    return 1
+  }
+  return n
 }
 
 function isLoopback (endpoint: string): boolean {

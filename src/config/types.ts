@@ -60,6 +60,8 @@ export interface ServerConfig {
   readonly keepAliveTimeoutMs: number
   /** Honour X-Forwarded-For from these proxies (Fastify trustProxy); false = use the socket address. */
   readonly trustProxy: boolean | string | string[]
+  /** Worker processes behind the port (node:cluster); 1 runs the gateway in this process. */
+  readonly workers: number
 }
 
 export interface GatewayConfig {
