@@ -64,7 +64,20 @@ export const configFileSchema = {
           schema: { type: 'string', minLength: 1 },
           partitionKey: { type: 'string', minLength: 1 },
           record: { enum: ['envelope', 'raw'] },
-          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 }
+          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
+          aggregate: {
+            anyOf: [
+              { type: 'boolean' },
+              {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  maxBytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+                  maxEvents: { type: 'integer', minimum: 2, maximum: 100000 }
+                }
+              }
+            ]
+          }
         }
       }
     }
@@ -76,6 +89,7 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.stream': 'use a Kinesis stream name: 1-128 characters of letters, digits, "_", "." and "-"',
   'channels.*.record': 'use "envelope" (default: id, time, source and the event) or "raw" (the event as sent)',
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
+  'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
   'server.workers': 'use a number of worker processes (1 = no cluster) or "auto" for one per CPU core',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',

@@ -16,6 +16,7 @@ interface RawChannel {
   partitionKey?: string
   record?: 'envelope' | 'raw'
   maxEventsPerRequest?: number
+  aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
 }
 
 interface RawConfig {
@@ -97,7 +98,13 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       schemaFile: resolve(baseDir, ch.schema),
       partitionKey,
       record: ch.record ?? 'envelope',
-      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      aggregate: ch.aggregate === undefined || ch.aggregate === false
+        ? null
+        : {
+            maxBytes: (ch.aggregate === true ? undefined : ch.aggregate.maxBytes) ?? DEFAULTS.aggregateMaxBytes,
+            maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
+          }
     })
   }
   const delivery = raw.delivery ?? {}

@@ -17,6 +17,15 @@ export interface ChannelConfig {
   readonly partitionKey: PartitionKeySource
   readonly record: RecordFormat
   readonly maxEventsPerRequest: number
+  /** KPL aggregation of many events per Kinesis record (delivery/kpl-aggregator.ts); null = off. */
+  readonly aggregate: AggregateConfig | null
+}
+
+export interface AggregateConfig {
+  /** Most bytes of one aggregated Kinesis record (data plus partition key). */
+  readonly maxBytes: number
+  /** Most events in one aggregated Kinesis record. */
+  readonly maxEvents: number
 }
 
 /**
