@@ -51,13 +51,14 @@ class Sha256 {
 
 t.test('the SDK signs the bytes that are sent (an independent SigV4 signature matches)', async (t) => {
   let seen: { headers: IncomingHttpHeaders, body: Buffer, url: string } | undefined
+  let answer = { status: 200, body: '{"FailedRecordCount":0,"Records":[{"ShardId":"shardId-000000000000","SequenceNumber":"1"},{"ShardId":"shardId-000000000000","SequenceNumber":"2"}]}' }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       seen = { headers: req.headers, body: Buffer.concat(chunks), url: req.url ?? '/' }
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
-      res.end('{"FailedRecordCount":0,"Records":[{"ShardId":"shardId-000000000000","SequenceNumber":"1"},{"ShardId":"shardId-000000000000","SequenceNumber":"2"}]}')
+      res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1' })
+      res.end(answer.body)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -93,6 +94,19 @@ t.test('the SDK signs the bytes that are sent (an independent SigV4 signature ma
     method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port, path: seen.url, query: {}, headers, body: seen.body
   }, { signingDate, unsignableHeaders: unsigned })
   t.equal(seen.headers.authorization, signed.headers.authorization, 'the signature covers the body that was sent')
+
+  answer = { status: 200, body: '{"FailedRecordCount":1,"Records":[{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded","Seen":"by JSON.parse"},{"ShardId":"shardId-000000000001","SequenceNumber":"7"}]}' }
+  const mixed = await kinesisSender(client)('s1', records)
+  t.same(mixed, [
+    { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded', Seen: 'by JSON.parse' },
+    { ShardId: 'shardId-000000000001', SequenceNumber: '7' }
+  ], 'the answer is read by the gateway (a field the SDK would drop is kept), failed entries included')
+
+  answer = { status: 400, body: '{"__type":"ResourceNotFoundException","message":"Stream s1 not found"}' }
+  await t.rejects(kinesisSender(client)('s1', records), { name: 'ResourceNotFoundException', message: 'Stream s1 not found' },
+    'error answers are still turned into the SDK\'s typed errors')
+  answer = { status: 200, body: 'not json' }
+  await t.rejects(kinesisSender(client)('s1', records), 'an answer that is not JSON is left to the SDK, which rejects it')
 })
 
 t.test('end to end through kinesalite: every record arrives intact', async (t) => {
