@@ -6,7 +6,7 @@ import { parseConfig } from '../dist/config/load-config.js'
 
 const file = fileURLToPath(new URL('./fixtures/bench.yaml', import.meta.url))
 const channel = { stream: 'bench', schema: 'click.json', ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}') }
-const text = JSON.stringify({ channels: { bench: channel } })
+const text = JSON.stringify({ ...JSON.parse(process.env.BENCH_GATEWAY_JSON ?? '{}'), channels: { bench: channel } })
 const config = parseConfig(text, file, {
   KINESIS_ENDPOINT: process.env.KINESIS_ENDPOINT,
   KINESIS_CREATE_STREAMS: 'true',

@@ -5,7 +5,8 @@
 //   node bench/run.js --compare <old.json> <new.json>
 //
 // Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
-// gateway, e.g. '{"aggregate":true}').
+// gateway, e.g. '{"aggregate":true}'), BENCH_GATEWAY_JSON (extra top-level configuration, e.g.
+// '{"delivery":{"maxInFlightPerStream":32}}').
 // Every scenario starts fresh child processes (so CPU time and peak RSS are per scenario), warms
 // them up, then drives them with autocannon. Events delivered are counted at the fake Kinesis
 // endpoint, not from the HTTP answers. Results go to bench/results/<timestamp>-<sha>.json.
@@ -32,7 +33,10 @@ if (flag('compare')) {
 }
 
 const duration = Number(option('duration', process.env.BENCH_DURATION ?? 10))
-const connections = Number(option('connections', 64))
+// Delivered mode holds each request for the linger time plus a PutRecords round trip (~10-20 ms),
+// so a single-event client needs many connections to offer the load: 256 by default.
+const connections = Number(option('connections', 256))
+const aggregated = /"aggregate"\s*:\s*(true|\{)/.test(process.env.BENCH_CHANNEL_JSON ?? '')
 const warmup = Math.min(3, Math.max(1, Math.round(duration / 4)))
 const only = option('only', 'single,batch100,ndjson100,rate10k').split(',')
 const profile = flag('profile')
@@ -108,17 +112,22 @@ async function measure (kind, name, seconds = duration, samples) {
     }
     const r = await load(child.address, scenario, seconds)
     clearInterval(sampler)
+    if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`(${kind}: ${r.non2xx} non-2xx answers, ${r.errors} errors) `)
     await sleep(100) // let the last PutRecords calls land
     const after = await child.stats()
     const delivered = kinesis.stats.records - recordsBefore
     const elapsed = r.duration
     const ok = r['2xx']
-    const eventsPerSec = kind === 'gateway' ? delivered / elapsed : ok * scenario.events / elapsed
+    // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
+    // each hold many events, so events are then the acknowledged ones (acks come after delivery).
+    const countAtEndpoint = kind === 'gateway' && !aggregated
+    const events = countAtEndpoint ? delivered : ok * scenario.events
+    const eventsPerSec = events / elapsed
     const cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6
-    const events = kind === 'gateway' ? delivered : ok * scenario.events
     return {
       requestsPerSec: round(ok / elapsed),
       eventsPerSec: round(eventsPerSec),
+      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed) } : {}),
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
       cpuSecondsPerMillionEvents: events > 0 ? round(cpuSeconds / events * 1e6, 2) : null,
@@ -167,7 +176,7 @@ const report = {
   git: sha,
   label: option('label', undefined),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version },
-  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, channel: process.env.BENCH_CHANNEL_JSON ?? null },
+  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
   results
 }
 mkdirSync(here('./results'), { recursive: true })
