@@ -17,6 +17,10 @@ const app = await buildApp(config)
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 process.on('message', (msg) => {
   if (msg === 'stats') process.send({ stats: usage() })
+  if (msg === 'gc-stats') {
+    globalThis.gc?.() // with --expose-gc (the --long run): live heap, not garbage waiting for GC
+    process.send({ stats: usage() })
+  }
 })
 process.on('SIGTERM', async () => {
   await app.close()
@@ -26,5 +30,6 @@ process.send({ ready: address })
 
 function usage () {
   const cpu = process.cpuUsage()
-  return { cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage.rss(), maxRss: process.resourceUsage().maxRSS * 1024 }
+  const mem = process.memoryUsage()
+  return { cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, maxRss: process.resourceUsage().maxRSS * 1024 }
 }
