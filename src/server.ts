@@ -1,13 +1,19 @@
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError } from './config/config-error.js'
 import { loadConfig } from './config/load-config.js'
+import { runPrimary } from './ops/cluster.js'
 import { loggerOptions } from './ops/logger.js'
 import { startLine } from './ops/start-line.js'
 
 /** The process entry: load configuration, build the gateway, listen, and shut down gracefully. */
 async function main (): Promise<void> {
   const config = await loadConfig()
+  if (config.server.workers > 1 && cluster.isPrimary) {
+    process.exitCode = await runPrimary(config)
+    return
+  }
   const app = await buildApp(config)
   const { kinesis, registry } = app.gateway
   if (loggerOptions(config.logLevel, config.logging).prettyMissing) {
@@ -17,8 +23,12 @@ async function main (): Promise<void> {
   // Live configuration: SIGHUP or an edit of the configuration file or a schema reloads the channels.
   process.on('SIGHUP', () => { app.gateway.reload('SIGHUP').catch((err: unknown) => app.log.error({ err }, 'reload failed')) })
   app.gateway.reloader.watch()
+  // In a cluster the primary turns SIGINT into SIGTERM for every worker; a worker ignores the
+  // terminal's SIGINT, so that one Ctrl-C is not taken as a second signal (which forces exit).
+  if (cluster.isWorker) process.on('SIGINT', () => {})
   // close-with-grace shuts down on SIGHUP by default; here SIGHUP reloads the configuration instead.
-  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000, skip: ['SIGHUP'] }, async ({ signal, err }) => {
+  const skip: Array<'SIGHUP' | 'SIGINT'> = cluster.isWorker ? ['SIGHUP', 'SIGINT'] : ['SIGHUP']
+  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000, skip }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: draining in-flight requests and buffered records')
     await app.close()

@@ -46,7 +46,8 @@ export async function buildChannelTable (config: GatewayConfig, pool: ProducerPo
   for (const channel of config.channels.values()) {
     const schema = compiled.get(channel.name)
     if (schema === undefined) continue
-    table.set(channel.name, { config: channel, validate: schema.validate, producer: pool.forStream(channel.stream) })
+    const aggregation = channel.aggregate === null ? undefined : { ...channel.aggregate, mixKeys: channel.partitionKey.kind === 'random' }
+    table.set(channel.name, { config: channel, validate: schema.validate, producer: pool.forStream(channel.stream, aggregation) })
   }
   return table
 }

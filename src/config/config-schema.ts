@@ -29,6 +29,7 @@ export const configFileSchema = {
         keepAliveTimeoutMs: positiveInt,
         headersTimeoutMs: positiveInt,
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+        workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
         trustProxy: {
           anyOf: [
             { type: 'boolean' },
@@ -130,7 +131,20 @@ export const configFileSchema = {
           rateLimit: rateLimitSchema,
           // An origin is scheme://host[:port] (apps: capacitor://localhost, chrome-extension://id), or "*".
           cors: { type: 'array', items: { type: 'string', pattern: '^(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^/\\s]+/?)$' } },
-          beacon: { type: 'boolean' }
+          beacon: { type: 'boolean' },
+          aggregate: {
+            anyOf: [
+              { type: 'boolean' },
+              {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  maxBytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+                  maxEvents: { type: 'integer', minimum: 2, maximum: 100000 }
+                }
+              }
+            ]
+          }
         }
       }
     }
@@ -142,7 +156,9 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.stream': 'use a Kinesis stream name: 1-128 characters of letters, digits, "_", "." and "-"',
   'channels.*.record': 'use "envelope" (default: id, time, source and the event) or "raw" (the event as sent)',
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
+  'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
+  'server.workers': 'use a number of worker processes (1 = no cluster) or "auto" for one per CPU core',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   'metrics.port': 'use a port from 1 to 65535 for a separate metrics listener, or remove the key to serve /metrics on the main port',
   'logging.successSampleRate': 'use a number from 0 (log no successful request) to 1 (log every request)',

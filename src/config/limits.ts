@@ -29,6 +29,12 @@ export const DEFAULTS = {
   bodyLimitBytes: 5 * 1024 * 1024,
   /** Same as one PutRecords call, so a request never needs more than one call's worth of records. */
   maxEventsPerRequest: 500,
+  /**
+   * KPL aggregation: Kinesis bills 25 KB PUT payload units per record, so an aggregate of at most
+   * 25,000 bytes (data plus key) costs exactly one unit, whether KB means 1,000 or 1,024 bytes.
+   */
+  aggregateMaxBytes: 25_000,
+  aggregateMaxEvents: 1_000,
   /** Time a partly filled PutRecords batch waits for more records before it is sent. */
   lingerMs: 5,
   /** PutRecords calls in flight per stream. */
@@ -68,5 +74,11 @@ export const DEFAULTS = {
   /** Remembered answers on one instance without Redis; the oldest are forgotten first. */
   idempotencyMaxEntriesInMemory: 10_000,
   /** A claimed Idempotency-Key whose request never finished (crash) is free again after this. */
-  idempotencyPendingMs: 60_000
+  idempotencyPendingMs: 60_000,
+  /**
+   * Worker processes (node:cluster) behind one port: "auto" (one per core) in production,
+   * 1 in development, where the embedded Kinesis server lives inside the single process.
+   */
+  workersProduction: 'auto',
+  workersDevelopment: 1
 } as const

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
@@ -16,6 +17,7 @@ interface RawChannel extends RawChannelFrontDoor {
   partitionKey?: string
   record?: 'envelope' | 'raw'
   maxEventsPerRequest?: number
+  aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
 }
 
 interface RawConfig extends RawFrontDoor {
@@ -27,6 +29,7 @@ interface RawConfig extends RawFrontDoor {
     headersTimeoutMs?: number
     maxHeaderBytes?: number
     trustProxy?: boolean | string | string[]
+    workers?: number | 'auto'
   }
   kinesis?: {
     region?: string
@@ -124,14 +127,20 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       partitionKey,
       record: ch.record ?? 'envelope',
       maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      aggregate: ch.aggregate === undefined || ch.aggregate === false
+        ? null
+        : {
+            maxBytes: (ch.aggregate === true ? undefined : ch.aggregate.maxBytes) ?? DEFAULTS.aggregateMaxBytes,
+            maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
+          },
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }
   const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
-  if (problems.length > 0) throw new ConfigError(problems)
-
   const delivery = raw.delivery ?? {}
   const server = raw.server ?? {}
+  const workers = workerCount(env.WORKERS ?? server.workers, production, kinesis.mode, file, problems)
+  if (problems.length > 0) throw new ConfigError(problems)
   return {
     configFile: file,
     production,
@@ -145,7 +154,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       keepAliveTimeoutMs: server.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
       trustProxy: server.trustProxy ?? false,
       headersTimeoutMs: server.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
-      maxHeaderBytes: server.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes
+      maxHeaderBytes: server.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      workers
     },
     kinesis,
     delivery: {
@@ -200,6 +210,23 @@ function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: s
     requestTimeoutMs: k.requestTimeoutMs ?? DEFAULTS.kinesisRequestTimeoutMs,
     maxSockets: k.maxSockets ?? DEFAULTS.kinesisMaxSockets
   }
+}
+
+/** WORKERS / server.workers: a count, or "auto" for one worker per core (os.availableParallelism). */
+function workerCount (value: number | string | undefined, production: boolean, mode: KinesisConfig['mode'], file: string, problems: string[]): number {
+  const spec = value ?? (production ? DEFAULTS.workersProduction : DEFAULTS.workersDevelopment)
+  const n = spec === 'auto' ? availableParallelism() : Number(spec)
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    problems.push(`WORKERS: "${String(value)}". Fix: ${FIX_HINTS['server.workers'] ?? ''}`)
+    return 1
+  }
+  if (mode === 'embedded' && n > 1) {
+    if (value === undefined || spec === 'auto') return 1
+    problems.push(`${file}: server.workers / WORKERS: ${n} workers cannot share the embedded Kinesis server (it lives in one process). ` +
+      'Fix: set WORKERS=1, or point KINESIS_ENDPOINT at a Kinesis server')
+    return 1
+  }
+  return n
 }
 
 function isLoopback (endpoint: string): boolean {

@@ -17,6 +17,8 @@ export interface ChannelConfig {
   readonly partitionKey: PartitionKeySource
   readonly record: RecordFormat
   readonly maxEventsPerRequest: number
+  /** KPL aggregation of many events per Kinesis record (delivery/kpl-aggregator.ts); null = off. */
+  readonly aggregate: AggregateConfig | null
   /** Who may write: 'open' (no key needed) or 'api-key' (front-door.ts). */
   readonly access: ChannelAccess
   /** Per-channel throttle, shared by all clients of the channel; undefined = only the global limit. */
@@ -25,6 +27,13 @@ export interface ChannelConfig {
   readonly corsOrigins: readonly string[]
   /** Accept navigator.sendBeacon bodies: text/plain holding JSON. */
   readonly beacon: boolean
+}
+
+export interface AggregateConfig {
+  /** Most bytes of one aggregated Kinesis record (data plus partition key). */
+  readonly maxBytes: number
+  /** Most events in one aggregated Kinesis record. */
+  readonly maxEvents: number
 }
 
 export type ChannelAccess = 'open' | 'api-key'
@@ -111,6 +120,8 @@ export interface ServerConfig {
   readonly keepAliveTimeoutMs: number
   /** Honour X-Forwarded-For from these proxies (Fastify trustProxy); false = use the socket address. */
   readonly trustProxy: boolean | string | string[]
+  /** Worker processes behind the port (node:cluster); 1 runs the gateway in this process. */
+  readonly workers: number
   /** Time a client has to send the complete request headers (slowloris). */
   readonly headersTimeoutMs: number
   /** Larger request headers are answered 431 (Node's maxHeaderSize). */

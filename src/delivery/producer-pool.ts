@@ -1,4 +1,5 @@
-import type { DeliveryConfig } from '../config/types.js'
+import type { AggregateConfig, DeliveryConfig } from '../config/types.js'
+import { aggregatingSender } from './kpl-aggregator.js'
 import { StreamProducer, type ProducerObserver, type PutRecordsSender } from './stream-producer.js'
 
 /** Buffer per stream: enough for several full PutRecords calls per in-flight slot. */
@@ -17,13 +18,18 @@ export class ProducerPool {
     this.observer = observer
   }
 
-  forStream (stream: string): StreamProducer {
-    let producer = this.producers.get(stream)
+  /**
+   * The producer of a stream. Channels that aggregate get a producer of their own per stream and
+   * settings (two producers may write to one stream; each batches on its own).
+   */
+  forStream (stream: string, aggregation?: AggregateConfig & { mixKeys: boolean }): StreamProducer {
+    const key = aggregation === undefined ? stream : `${stream}\0aggregate:${aggregation.maxBytes}:${aggregation.maxEvents}:${aggregation.mixKeys}`
+    let producer = this.producers.get(key)
     if (producer === undefined) {
       const d = this.delivery
       producer = new StreamProducer({
         stream,
-        send: this.send,
+        send: aggregation === undefined ? this.send : aggregatingSender(this.send, aggregation),
         lingerMs: d.lingerMs,
         maxInFlight: d.maxInFlightPerStream,
         recordDeadlineMs: d.recordDeadlineMs,
@@ -32,7 +38,7 @@ export class ProducerPool {
         maxBufferedBytes: d.maxInFlightPerStream * BUFFER_BYTES_PER_INFLIGHT,
         ...(this.observer !== undefined ? { observer: this.observer } : {})
       })
-      this.producers.set(stream, producer)
+      this.producers.set(key, producer)
     }
     return producer
   }

@@ -36,3 +36,48 @@ export function encodeEnvelope (eventId: string, middle: string, eventJson: stri
 export function encodeRaw (eventJson: string): string {
   return eventJson + '\n'
 }
+
+/** Where the event's JSON text lies in the request body, when it can be copied as it is (http/event-spans.ts). */
+export interface EventBytes {
+  readonly body: Buffer
+  readonly start: number
+  readonly end: number
+}
+
+const ENVELOPE_HEAD = Buffer.from('{"event_id":"')
+let cachedMiddle = ''
+let cachedMiddleBytes = Buffer.alloc(0)
+
+/**
+ * The record data of one event: the envelope (or the raw line) around the event's bytes as the
+ * client sent them, copied from the body, or, without them, around its JSON.stringify text.
+ * Copying skips re-serializing every event and encoding it to UTF-8 a second time.
+ */
+export function encodeRecord (eventId: string, middle: string, event: unknown, bytes: EventBytes | undefined): Buffer {
+  if (bytes === undefined) {
+    const json = JSON.stringify(event)
+    return Buffer.from(middle === '' ? encodeRaw(json) : encodeEnvelope(eventId, middle, json))
+  }
+  const { body, start, end } = bytes
+  const length = end - start
+  if (middle === '') {
+    const out = Buffer.allocUnsafe(length + 1)
+    body.copy(out, 0, start, end)
+    out[length] = 0x0a // \n
+    return out
+  }
+  // The middle is the same for every event of a request: encode it once.
+  if (middle !== cachedMiddle) {
+    cachedMiddle = middle
+    cachedMiddleBytes = Buffer.from(middle)
+  }
+  const idLength = Buffer.byteLength(eventId)
+  const out = Buffer.allocUnsafe(ENVELOPE_HEAD.length + idLength + cachedMiddleBytes.length + length + 2)
+  let at = ENVELOPE_HEAD.copy(out, 0)
+  at += out.write(eventId, at, 'utf8')
+  at += cachedMiddleBytes.copy(out, at)
+  at += body.copy(out, at, start, end)
+  out[at++] = 0x7d // }
+  out[at] = 0x0a // \n
+  return out
+}

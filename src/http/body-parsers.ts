@@ -3,7 +3,15 @@ import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import sjson from 'secure-json-parse'
+import { scanJson, type EventSpans } from './event-spans.js'
 import { GatewayError, type EventError } from './problems.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Where each parsed event lies in the body (set by the parsers below; see event-spans.ts). */
+    eventSpans: EventSpans | null
+  }
+}
 
 /** Deeper documents are refused before parsing: no event needs more, and deep ones exhaust the stack later. */
 export const MAX_JSON_DEPTH = 64
@@ -32,8 +40,8 @@ export function jsonDepthExceeds (buf: Uint8Array, start: number, end: number, l
   return false
 }
 
-function parseJsonText (buf: Buffer, start: number, end: number, index: number | undefined): unknown {
-  if (jsonDepthExceeds(buf, start, end, MAX_JSON_DEPTH)) {
+function parseJsonText (buf: Buffer, start: number, end: number, index: number | undefined, offsets?: number[]): unknown {
+  if (scanJson(buf, start, end, MAX_JSON_DEPTH, offsets)) {
     throw malformed(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, index)
   }
   try {
@@ -54,17 +62,21 @@ function requireUtf8 (body: Buffer): void {
 }
 
 /** application/json: one object, or an array of objects. */
-export function parseJsonBody (_req: FastifyRequest, body: Buffer): unknown {
+export function parseJsonBody (req: FastifyRequest, body: Buffer): unknown {
   if (body.length === 0) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The body is empty; send a JSON object or an array of objects')
   requireUtf8(body)
-  return parseJsonText(body, 0, body.length, undefined)
+  const offsets: number[] = []
+  const parsed = parseJsonText(body, 0, body.length, undefined, offsets)
+  req.eventSpans = { body, offsets }
+  return parsed
 }
 
 /** application/x-ndjson: one JSON object per line; blank lines are skipped. Always a batch. */
-export function parseNdjsonBody (_req: FastifyRequest, body: Buffer): unknown[] {
+export function parseNdjsonBody (req: FastifyRequest, body: Buffer): unknown[] {
   if (body.length === 0) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The body is empty; send one JSON object per line')
   requireUtf8(body)
   const events: unknown[] = []
+  const offsets: number[] = []
   let start = 0
   while (start < body.length) {
     let end = body.indexOf(0x0a, start)
@@ -73,14 +85,16 @@ export function parseNdjsonBody (_req: FastifyRequest, body: Buffer): unknown[] 
     if (last > start && body[last - 1] === 0x0d) last--
     let first = start
     while (first < last && (body[first] === 0x20 || body[first] === 0x09)) first++
-    if (first < last) events.push(parseJsonText(body, first, last, events.length))
+    if (first < last) events.push(parseJsonText(body, first, last, events.length, offsets))
     start = end + 1
   }
   if (events.length === 0) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The body holds no events; send one JSON object per line')
+  req.eventSpans = { body, offsets }
   return events
 }
 
 export function registerBodyParsers (app: FastifyInstance): void {
+  app.decorateRequest('eventSpans', null)
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     try { done(null, parseJsonBody(req, body as Buffer)) } catch (err) { done(err as Error, undefined) }

@@ -3,10 +3,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import { KINESIS_MAX_RECORD_BYTES } from '../config/limits.js'
 import { partitionKeyFor } from '../delivery/partition-key.js'
-import { encodeEnvelope, encodeRaw, envelopeMiddle } from '../delivery/record-encoder.js'
+import { encodeRecord, envelopeMiddle } from '../delivery/record-encoder.js'
 import { BufferFullError, type DeliveryOutcome, type OutgoingRecord } from '../delivery/stream-producer.js'
 import { collectEventErrors } from '../validation/schema-registry.js'
 import { decodeContentEncoding, registerBodyParsers } from './body-parsers.js'
+import type { EventSpans } from './event-spans.js'
 import { GatewayError, type EventError } from './problems.js'
 
 declare module 'fastify' {
@@ -78,12 +79,15 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply): Prom
     : ''
   let problems: EventError[] | undefined
   let tooLarge = false
+  // The events' bytes in the body, copied into records instead of re-serialized (event-spans.ts).
+  const spans = request.eventSpans
+  const offsets = spans !== null && spans.offsets.length === 2 * count ? spans.offsets : undefined
   for (let i = 0; i < count; i++) {
     const event = events[i]
     const id = randomUUID()
     ids[i] = id
-    const json = JSON.stringify(event)
-    const data = Buffer.from(middle === '' ? encodeRaw(json) : encodeEnvelope(id, middle, json))
+    const start = offsets === undefined ? -1 : offsets[2 * i] as number
+    const data = encodeRecord(id, middle, event, start < 0 ? undefined : { body: (spans as EventSpans).body, start, end: offsets?.[2 * i + 1] as number })
     const partitionKey = partitionKeyFor(config.partitionKey, event, request.headers, id)
     if (typeof partitionKey !== 'string') {
       const where = config.partitionKey.kind === 'pointer' ? config.partitionKey.pointer : ''

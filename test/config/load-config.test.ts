@@ -74,6 +74,7 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     partitionKey: { kind: 'random' },
     record: 'envelope',
     maxEventsPerRequest: DEFAULTS.maxEventsPerRequest,
+    aggregate: null,
     access: 'open',
     corsOrigins: [],
     beacon: false

@@ -12,6 +12,8 @@ export interface ReadRecord {
   readonly sequenceNumber: string
   readonly partitionKey: string
   readonly text: string
+  /** The raw bytes (binary records, e.g. KPL aggregates, do not survive UTF-8 decoding). */
+  readonly data: Uint8Array
 }
 
 /** An SDK client for tests: HTTP/1.1, local credentials. */
@@ -40,7 +42,8 @@ export async function readAllRecords (client: KinesisClient, stream: string): Pr
           shardId,
           sequenceNumber: r.SequenceNumber as string,
           partitionKey: r.PartitionKey as string,
-          text: Buffer.from(r.Data as Uint8Array).toString('utf8')
+          text: Buffer.from(r.Data as Uint8Array).toString('utf8'),
+          data: r.Data as Uint8Array
         })
       }
       if ((page.Records ?? []).length === 0) break

@@ -1,0 +1,35 @@
+// One gateway process for the benchmark: the real built app (dist/), the real AWS SDK, talking to
+// the endpoint in KINESIS_ENDPOINT. It reports its port, CPU time and memory to the parent over IPC.
+import { fileURLToPath } from 'node:url'
+import { buildApp } from '../dist/app.js'
+import { parseConfig } from '../dist/config/load-config.js'
+
+const file = fileURLToPath(new URL('./fixtures/bench.yaml', import.meta.url))
+const channel = { stream: 'bench', schema: 'click.json', ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}') }
+const text = JSON.stringify({ ...JSON.parse(process.env.BENCH_GATEWAY_JSON ?? '{}'), channels: { bench: channel } })
+const config = parseConfig(text, file, {
+  KINESIS_ENDPOINT: process.env.KINESIS_ENDPOINT,
+  KINESIS_CREATE_STREAMS: 'true',
+  PORT: '0',
+  LOG_LEVEL: 'warn'
+})
+const app = await buildApp(config)
+const address = await app.listen({ port: 0, host: '127.0.0.1' })
+process.on('message', (msg) => {
+  if (msg === 'stats') process.send({ stats: usage() })
+  if (msg === 'gc-stats') {
+    globalThis.gc?.() // with --expose-gc (the --long run): live heap, not garbage waiting for GC
+    process.send({ stats: usage() })
+  }
+})
+process.on('SIGTERM', async () => {
+  await app.close()
+  process.exit(0) // a normal exit, so --cpu-prof writes its profile
+})
+process.send({ ready: address })
+
+function usage () {
+  const cpu = process.cpuUsage()
+  const mem = process.memoryUsage()
+  return { cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, maxRss: process.resourceUsage().maxRSS * 1024 }
+}

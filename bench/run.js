@@ -1,0 +1,248 @@
+// npm run bench: the gateway against a bare Fastify baseline, over loopback, in one run.
+//
+//   node bench/run.js [--duration 10] [--connections 64] [--only single,batch100,ndjson100,rate10k]
+//                     [--long] [--profile] [--label text]
+//   node bench/run.js --compare <old.json> <new.json>
+//
+// Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
+// gateway, e.g. '{"aggregate":true}'), BENCH_GATEWAY_JSON (extra top-level configuration, e.g.
+// '{"delivery":{"maxInFlightPerStream":32}}').
+// Every scenario starts fresh child processes (so CPU time and peak RSS are per scenario), warms
+// them up, then drives them with autocannon. Events delivered are counted at the fake Kinesis
+// endpoint, not from the HTTP answers. Results go to bench/results/<timestamp>-<sha>.json.
+import { execFileSync, fork } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { startFakeKinesis } from './fake-kinesis.js'
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+const args = process.argv.slice(2)
+const flag = (name) => args.includes(`--${name}`)
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`)
+  return i === -1 ? fallback : args[i + 1]
+}
+
+if (flag('compare')) {
+  const i = args.indexOf('--compare')
+  compare(args[i + 1], args[i + 2])
+  process.exit(0)
+}
+
+const duration = Number(option('duration', process.env.BENCH_DURATION ?? 10))
+// Delivered mode holds each request for the linger time plus a PutRecords round trip (~10-20 ms),
+// so a single-event client needs many connections to offer the load: 256 by default.
+const connections = Number(option('connections', 256))
+const aggregated = /"aggregate"\s*:\s*(true|\{)/.test(process.env.BENCH_CHANNEL_JSON ?? '')
+const warmup = Math.min(3, Math.max(1, Math.round(duration / 4)))
+const only = option('only', 'single,batch100,ndjson100,rate10k').split(',')
+const profile = flag('profile')
+
+// Events as an analytics client sends them (~190 bytes each), valid against fixtures/click.json.
+function event (i) {
+  return {
+    type: 'click',
+    user_id: `user-${i % 1000}`,
+    session_id: `s-${(i * 7919) % 100000}`,
+    ts: '2026-11-25T12:00:00.000Z',
+    url: `https://shop.example.com/products/${i % 500}?ref=home`,
+    props: { button: 'buy', position: i % 10, test: false }
+  }
+}
+const batch = Array.from({ length: 100 }, (_, i) => event(i))
+const SCENARIOS = {
+  single: { body: JSON.stringify(event(1)), type: 'application/json', events: 1 },
+  batch100: { body: JSON.stringify(batch), type: 'application/json', events: 100 },
+  ndjson100: { body: batch.map((e) => JSON.stringify(e)).join('\n') + '\n', type: 'application/x-ndjson', events: 100 },
+  // Latency at a fixed offered rate (issue 6: p99 < 20 ms at 10,000 req/s).
+  rate10k: { body: JSON.stringify(event(1)), type: 'application/json', events: 1, rate: 10_000 }
+}
+
+const kinesis = await startFakeKinesis()
+
+async function startChild (kind, extraArgv = []) {
+  const script = here(kind === 'gateway' ? './gateway-child.js' : './baseline-child.js')
+  const execArgv = [...(profile && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles')] : []), ...extraArgv]
+  // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
+  const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+  const child = fork(script, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const address = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)))
+    child.on('message', (m) => { if (m.ready !== undefined) resolve(m.ready) })
+  })
+  const stats = (what = 'stats') => new Promise((resolve) => {
+    const on = (m) => { if (m.stats !== undefined) { child.off('message', on); resolve(m.stats) } }
+    child.on('message', on)
+    child.send(what)
+  })
+  const stop = async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))])
+  }
+  return { address, stats, stop }
+}
+
+function load (url, scenario, seconds) {
+  const opts = {
+    url: url + '/v1/bench',
+    method: 'POST',
+    headers: { 'content-type': scenario.type },
+    body: scenario.body,
+    connections: scenario.rate !== undefined ? 128 : connections,
+    duration: seconds
+  }
+  if (scenario.rate !== undefined) opts.overallRate = scenario.rate
+  return autocannon(opts)
+}
+
+async function measure (kind, name, seconds = duration, samples) {
+  const scenario = SCENARIOS[name]
+  const child = await startChild(kind, samples === undefined ? [] : ['--expose-gc'])
+  try {
+    await load(child.address, scenario, warmup)
+    await sleep(200)
+    const before = await child.stats()
+    const recordsBefore = kinesis.stats.records
+    let sampler
+    const rssSamples = []
+    const heapSamples = []
+    if (samples !== undefined) {
+      // RSS as the OS sees it, and the live JS heap after a full GC (a leak grows the latter).
+      sampler = setInterval(async () => {
+        const s = await child.stats('gc-stats')
+        rssSamples.push(Math.round(s.rss / 1048576))
+        heapSamples.push(round(s.heapUsed / 1048576, 1))
+      }, samples)
+    }
+    const r = await load(child.address, scenario, seconds)
+    clearInterval(sampler)
+    if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`(${kind}: ${r.non2xx} non-2xx answers, ${r.errors} errors) `)
+    await sleep(100) // let the last PutRecords calls land
+    const after = await child.stats()
+    const delivered = kinesis.stats.records - recordsBefore
+    const elapsed = r.duration
+    const ok = r['2xx']
+    // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
+    // each hold many events, so events are then the acknowledged ones (acks come after delivery).
+    const countAtEndpoint = kind === 'gateway' && !aggregated
+    const events = countAtEndpoint ? delivered : ok * scenario.events
+    const eventsPerSec = events / elapsed
+    const cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6
+    return {
+      requestsPerSec: round(ok / elapsed),
+      eventsPerSec: round(eventsPerSec),
+      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed) } : {}),
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      cpuSecondsPerMillionEvents: events > 0 ? round(cpuSeconds / events * 1e6, 2) : null,
+      cpuUtilization: round(cpuSeconds / elapsed, 2),
+      peakRssMiB: round(after.maxRss / 1048576, 1),
+      non2xx: r.non2xx,
+      errors: r.errors + r.timeouts,
+      ...(rssSamples.length > 0 ? { rssSamplesMiB: rssSamples, heapAfterGcSamplesMiB: heapSamples } : {})
+    }
+  } finally {
+    await child.stop()
+  }
+}
+
+const round = (x, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
+const ratio = (a, b) => (a == null || b == null || b === 0 ? null : round(a / b, 2))
+
+const results = {}
+for (const name of only) {
+  if (SCENARIOS[name] === undefined) throw new Error(`unknown scenario ${name}`)
+  process.stdout.write(`${name}: baseline... `)
+  const baseline = await measure('baseline', name)
+  process.stdout.write('gateway... ')
+  const gateway = await measure('gateway', name)
+  const ratios = {}
+  for (const key of ['requestsPerSec', 'eventsPerSec', 'p50Ms', 'p99Ms', 'cpuSecondsPerMillionEvents', 'peakRssMiB']) {
+    ratios[key] = ratio(gateway[key], baseline[key])
+  }
+  results[name] = { offeredRate: SCENARIOS[name].rate ?? 'max', eventsPerRequest: SCENARIOS[name].events, baseline, gateway, ratios }
+  process.stdout.write('done\n')
+}
+if (flag('long')) {
+  const seconds = Number(option('long-duration', 60))
+  process.stdout.write(`long: gateway, single events at 2,000 req/s for ${seconds} s, RSS sampled every 5 s... `)
+  SCENARIOS.long = { ...SCENARIOS.single, rate: 2_000 }
+  const gateway = await measure('gateway', 'long', seconds, 5_000)
+  const s = gateway.rssSamplesMiB
+  const h = gateway.heapAfterGcSamplesMiB
+  results.long = {
+    offeredRate: 2_000,
+    seconds,
+    gateway,
+    rssGrowthMiB: s.length > 1 ? round(s[s.length - 1] - s[1], 1) : null,
+    heapGrowthMiB: h.length > 1 ? round(h[h.length - 1] - h[1], 1) : null
+  }
+  process.stdout.write('done\n')
+}
+await kinesis.close()
+
+const sha = gitSha()
+const report = {
+  at: new Date().toISOString(),
+  git: sha,
+  label: option('label', undefined),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version },
+  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
+  results
+}
+mkdirSync(here('./results'), { recursive: true })
+const out = here(`./results/${report.at.replaceAll(':', '-').replace(/\..*/, '')}-${sha}.json`)
+writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
+printTable(report)
+console.log(`\nwritten to ${out}`)
+if (profile) console.log(`CPU profiles in ${here('./results/profiles')} (read them with: node bench/profile-top.js <file>)`)
+
+function gitSha () {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${head}-dirty` : head
+  } catch {
+    return 'nogit'
+  }
+}
+
+function printTable (rep) {
+  console.log(`\n${rep.at}  ${rep.git}  ${rep.machine.cpus} x ${rep.machine.cpuModel}  Node ${rep.machine.node}  ${rep.settings.durationSeconds} s/scenario`)
+  const head = ['scenario', 'who', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU s/M ev', 'peak RSS MiB', 'non2xx']
+  const rows = [head]
+  for (const [name, r] of Object.entries(rep.results)) {
+    for (const who of ['baseline', 'gateway']) {
+      const m = r[who]
+      if (m === undefined) continue
+      rows.push([name + (r.offeredRate === 'max' ? '' : `@${r.offeredRate}`), who, m.requestsPerSec, m.eventsPerSec, m.p50Ms, m.p99Ms, m.cpuSecondsPerMillionEvents, m.peakRssMiB, m.non2xx])
+    }
+    if (r.ratios !== undefined) {
+      const q = r.ratios
+      rows.push(['', 'ratio', q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
+    }
+    if (r.gateway?.rssSamplesMiB !== undefined) {
+      console.log(`${name}: RSS MiB every 5 s: ${r.gateway.rssSamplesMiB.join(' ')}`)
+      console.log(`${name}: live heap MiB after GC every 5 s: ${r.gateway.heapAfterGcSamplesMiB.join(' ')}`)
+    }
+  }
+  const widths = head.map((_, i) => Math.max(...rows.map((row) => String(row[i] ?? '').length)))
+  for (const row of rows) console.log(row.map((c, i) => String(c ?? '').padStart(widths[i])).join('  '))
+}
+
+function compare (oldFile, newFile) {
+  const a = JSON.parse(readFileSync(oldFile, 'utf8'))
+  const b = JSON.parse(readFileSync(newFile, 'utf8'))
+  console.log(`${a.git} (${a.at})  ->  ${b.git} (${b.at})`)
+  console.log('ratios to the baseline of each run (the comparable figures), old -> new:')
+  for (const [name, rb] of Object.entries(b.results)) {
+    const ra = a.results[name]
+    if (ra?.ratios === undefined || rb.ratios === undefined) continue
+    const parts = Object.entries(rb.ratios).map(([k, v]) => `${k} ${ra.ratios[k]} -> ${v}`)
+    console.log(`  ${name}: ${parts.join(', ')}`)
+  }
+}
