@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
 import type { GatewayConfig, KinesisConfig } from './config/types.js'
+import { AckDispatcher } from './delivery/ack-modes.js'
 import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
@@ -10,6 +11,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
+import { drainWithin } from './ops/drain.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './ops/stream-admin.js'
 
@@ -29,6 +31,7 @@ declare module 'fastify' {
       readonly registry: ChannelRegistry
       readonly readiness: Readiness
       readonly pool: ProducerPool
+      readonly acks: AckDispatcher
     }
   }
 }
@@ -49,6 +52,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     producerClient.destroy()
   }
   let app: FastifyInstance | undefined
+  let acks: AckDispatcher | undefined
   try {
     const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery)
     const table = await buildChannelTable(config, pool)
@@ -70,9 +74,16 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       forceCloseConnections: 'idle'
     })
     const log = app.log
+    // Spools are opened (and recovered after a crash) before the first request is served.
+    const spooled = [...config.channels.values()].filter((c) => c.ack === 'spool').map((c) => c.stream)
+    const ackDispatcher = acks = await AckDispatcher.create(spooled, config.spool, pool, {
+      corruptTail: (stream, segment, offset, reason) => log.error({ stream, segment, offset, reason }, 'spool: corrupt or torn record; rest of the segment skipped'),
+      hardFailure: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'spool: Kinesis refused records; they stay spooled and are retried'),
+      bufferedLost: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')
+    })
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
       (err) => log.warn({ err }, 'stream readiness check failed'))
-    app.decorate('gateway', { config, kinesis, registry, readiness, pool })
+    app.decorate('gateway', { config, kinesis, registry, readiness, pool, acks: ackDispatcher })
 
     app.addHook('onRequest', async (request, reply) => {
       void reply.header('x-request-id', request.id)
@@ -80,19 +91,23 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setErrorHandler(errorHandler)
     app.setNotFoundHandler(notFoundHandler)
     healthRoutes(app, readiness)
-    ingestRoutes(app, registry)
+    ingestRoutes(app, registry, ackDispatcher)
 
     app.addHook('onReady', async () => { await readiness.start() })
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.
     app.addHook('onClose', async () => {
       readiness.stop()
-      await pool.drain()
+      await ackDispatcher.stop()
+      const unsent = await drainWithin(pool, config.shutdown.deadlineMs)
+      if (unsent > 0) log.error({ unsent }, 'shutdown deadline passed with records unsent (spooled ones stay on disk)')
+      await ackDispatcher.close()
       closeClients()
       await embedded?.close()
     })
     return app
   } catch (err) {
     if (app !== undefined) await app.close()
+    await acks?.close()
     closeClients()
     await embedded?.close()
     throw err

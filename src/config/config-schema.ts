@@ -46,7 +46,27 @@ export const configFileSchema = {
         maxInFlightPerStream: { type: 'integer', minimum: 1, maximum: 256 },
         recordDeadlineMs: { type: 'integer', minimum: 100 },
         retryBaseMs: positiveInt,
-        retryMaxMs: positiveInt
+        retryMaxMs: positiveInt,
+        maxBufferedRecordsPerStream: positiveInt,
+        maxBufferedBytesPerStream: { type: 'integer', minimum: 5 * 1024 * 1024 }
+      }
+    },
+    spool: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        maxBytes: { type: 'integer', minimum: 1024 * 1024 },
+        segmentBytes: { type: 'integer', minimum: 64 * 1024 },
+        checkpointIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 }
+      }
+    },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        graceMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+        deadlineMs: { type: 'integer', minimum: 100, maximum: 600_000 }
       }
     },
     readinessRefreshMs: { type: 'integer', minimum: 100 },
@@ -63,7 +83,8 @@ export const configFileSchema = {
           schema: { type: 'string', minLength: 1 },
           partitionKey: { type: 'string', minLength: 1 },
           record: { enum: ['envelope', 'raw'] },
-          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 }
+          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
+          ack: { enum: ['delivered', 'buffered', 'spool'] }
         }
       }
     }
@@ -76,6 +97,9 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.record': 'use "envelope" (default: id, time, source and the event) or "raw" (the event as sent)',
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
+  'channels.*.ack': 'use "delivered" (200 after Kinesis accepted), "buffered" (202 once in memory) or "spool" (202 once fsynced to the local spool); see docs/reliability.md',
+  'delivery.maxBufferedBytesPerStream': 'use at least 5242880 (one full PutRecords call)',
+  'spool.maxBytes': 'give the disk budget per stream in bytes, at least 1048576',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   channels: 'add at least one channel, e.g. channels: { events: { stream: events, schema: schemas/events.json } }'
 }

@@ -15,6 +15,7 @@ interface RawChannel {
   partitionKey?: string
   record?: 'envelope' | 'raw'
   maxEventsPerRequest?: number
+  ack?: 'delivered' | 'buffered' | 'spool'
 }
 
 interface RawConfig {
@@ -40,7 +41,11 @@ interface RawConfig {
     recordDeadlineMs?: number
     retryBaseMs?: number
     retryMaxMs?: number
+    maxBufferedRecordsPerStream?: number
+    maxBufferedBytesPerStream?: number
   }
+  spool?: { dir?: string, maxBytes?: number, segmentBytes?: number, checkpointIntervalMs?: number }
+  shutdown?: { graceMs?: number, deadlineMs?: number }
   readinessRefreshMs?: number
   channels: Record<string, RawChannel>
 }
@@ -95,7 +100,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       schemaFile: resolve(baseDir, ch.schema),
       partitionKey,
       record: ch.record ?? 'envelope',
-      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      ack: ch.ack ?? 'delivered'
     })
   }
   if (problems.length > 0) throw new ConfigError(problems)
@@ -121,9 +127,21 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       maxInFlightPerStream: delivery.maxInFlightPerStream ?? DEFAULTS.maxInFlightPerStream,
       recordDeadlineMs: delivery.recordDeadlineMs ?? DEFAULTS.recordDeadlineMs,
       retryBaseMs: delivery.retryBaseMs ?? DEFAULTS.retryBaseMs,
-      retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs
+      retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs,
+      maxBufferedRecordsPerStream: delivery.maxBufferedRecordsPerStream ?? DEFAULTS.maxBufferedRecordsPerStream,
+      maxBufferedBytesPerStream: delivery.maxBufferedBytesPerStream ?? DEFAULTS.maxBufferedBytesPerStream
     },
     readinessRefreshMs: raw.readinessRefreshMs ?? DEFAULTS.readinessRefreshMs,
+    spool: {
+      dir: resolve(baseDir, raw.spool?.dir ?? DEFAULTS.spoolDir),
+      maxBytes: raw.spool?.maxBytes ?? DEFAULTS.spoolMaxBytes,
+      segmentBytes: raw.spool?.segmentBytes ?? DEFAULTS.spoolSegmentBytes,
+      checkpointIntervalMs: raw.spool?.checkpointIntervalMs ?? DEFAULTS.spoolCheckpointIntervalMs
+    },
+    shutdown: {
+      graceMs: raw.shutdown?.graceMs ?? DEFAULTS.shutdownGraceMs,
+      deadlineMs: raw.shutdown?.deadlineMs ?? DEFAULTS.shutdownDeadlineMs
+    },
     channels
   }
 }

@@ -1,9 +1,6 @@
 import type { DeliveryConfig } from '../config/types.js'
 import { StreamProducer, type ProducerObserver, type PutRecordsSender } from './stream-producer.js'
 
-/** Buffer per stream: enough for several full PutRecords calls per in-flight slot. */
-const BUFFER_BYTES_PER_INFLIGHT = 4 * 5 * 1024 * 1024
-
 /** One producer per stream, created on first use, drained together at shutdown. */
 export class ProducerPool {
   private readonly producers = new Map<string, StreamProducer>()
@@ -29,7 +26,8 @@ export class ProducerPool {
         recordDeadlineMs: d.recordDeadlineMs,
         retryBaseMs: d.retryBaseMs,
         retryMaxMs: d.retryMaxMs,
-        maxBufferedBytes: d.maxInFlightPerStream * BUFFER_BYTES_PER_INFLIGHT,
+        maxBufferedBytes: d.maxBufferedBytesPerStream,
+        maxBufferedRecords: d.maxBufferedRecordsPerStream,
         ...(this.observer !== undefined ? { observer: this.observer } : {})
       })
       this.producers.set(stream, producer)

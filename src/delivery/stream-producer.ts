@@ -36,6 +36,8 @@ export interface StreamProducerOptions {
   readonly retryMaxMs: number
   /** Bytes of records held (queued, in flight or waiting to retry) before send() refuses more. */
   readonly maxBufferedBytes: number
+  /** Records held (queued, in flight or waiting to retry) before send() refuses more. */
+  readonly maxBufferedRecords?: number
   readonly observer?: ProducerObserver
   readonly now?: () => number
 }
@@ -90,6 +92,7 @@ export class StreamProducer {
   private queuedBytes = 0
   /** Bytes of every record not yet settled: queued, in flight and waiting to retry. */
   private heldBytes = 0
+  private heldRecords = 0
   private inFlight = 0
   private retriesWaiting = 0
   private lingerTimer: NodeJS.Timeout | undefined
@@ -107,6 +110,11 @@ export class StreamProducer {
     return this.heldBytes
   }
 
+  /** Records held and not yet settled. */
+  get bufferedRecords (): number {
+    return this.heldRecords
+  }
+
   get queuedRecords (): number {
     return this.queue.length
   }
@@ -114,17 +122,21 @@ export class StreamProducer {
   /**
    * Queues the records of one request and resolves with one outcome per record, in order.
    * Throws BufferFullError (before queueing any of them) when the buffer cannot take them all.
+   * `deadlineMs` overrides the record deadline (Infinity: retry retryable failures until written,
+   * as the buffered and spool acknowledgement modes do).
    */
-  send (records: readonly OutgoingRecord[]): Promise<DeliveryOutcome[]> {
+  send (records: readonly OutgoingRecord[], deadlineMs: number = this.opts.recordDeadlineMs): Promise<DeliveryOutcome[]> {
     if (records.length === 0) return Promise.resolve([])
     let bytes = 0
     for (const r of records) bytes += r.size
-    if (this.heldBytes + bytes > this.opts.maxBufferedBytes && this.heldBytes > 0) {
+    if (this.heldRecords > 0 && (this.heldBytes + bytes > this.opts.maxBufferedBytes ||
+        this.heldRecords + records.length > (this.opts.maxBufferedRecords ?? Number.POSITIVE_INFINITY))) {
       throw new BufferFullError(this.stream)
     }
+    this.heldRecords += records.length
     return new Promise((resolve) => {
       const ticket = new Ticket(records.length, resolve)
-      const deadline = this.now() + this.opts.recordDeadlineMs
+      const deadline = this.now() + deadlineMs
       for (let i = 0; i < records.length; i++) {
         this.queue.push({ record: records[i] as OutgoingRecord, ticket, slot: i, deadline, attempts: 0 })
       }
@@ -222,6 +234,7 @@ export class StreamProducer {
           }
         } else {
           this.heldBytes -= q.record.size
+          this.heldRecords--
           q.ticket.settle(q.slot, { ok: true, shardId: entry.ShardId ?? '', sequenceNumber: entry.SequenceNumber ?? '' })
         }
       }
@@ -269,6 +282,7 @@ export class StreamProducer {
     const outcome: DeliveryOutcome = { ok: false, errorCode, errorMessage }
     for (const q of records) {
       this.heldBytes -= q.record.size
+      this.heldRecords--
       q.ticket.settle(q.slot, outcome)
     }
   }

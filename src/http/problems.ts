@@ -19,6 +19,7 @@ export const PROBLEMS = {
   GW_ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
   GW_ERR_NOT_DELIVERED: { status: 503, title: 'Some events were not written to Kinesis' },
   GW_ERR_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  GW_ERR_SPOOL_FULL: { status: 503, title: 'Disk spool full' },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' }
 } as const
 

@@ -108,7 +108,16 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
   const inFlight = new Map<Socket, number>()
 
   const inOutage = (): boolean => Date.now() < outageUntil
-  const chance = (rate: number | undefined): boolean => rate !== undefined && rate > 0 && random() < rate
+  // Call-level faults are spread evenly (every 1/rate-th call, error diffusion) rather than drawn at
+  // random, so even a short run with few PutRecords calls sees them; record-level ones are random.
+  const debt = { throttle: 0.5, internal: 0.5, drop: 0.5 }
+  const chance = (kind: keyof typeof debt, rate: number | undefined): boolean => {
+    if (rate === undefined || rate <= 0) return false
+    debt[kind] += rate
+    if (debt[kind] < 1) return false
+    debt[kind] -= 1
+    return true
+  }
 
   async function forwardRecords (req: IncomingMessage, body: Buffer, records: number): Promise<{ status: number, headers: IncomingHttpHeaders, body: Buffer }> {
     inFlight.set(req.socket, records)
@@ -167,13 +176,13 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
     const p = plan
     if (p.latencyMs !== undefined && p.latencyMs > 0) await sleep(p.latencyMs)
     if (inOutage()) { resetSocket(req.socket); return }
-    if (chance(p.throttleRate)) {
+    if (chance('throttle', p.throttleRate)) {
       counters.callsThrottled++
       const code = p.throttleCode ?? 'ProvisionedThroughputExceededException'
       awsError(res, 400, code, code === 'LimitExceededException' ? 'Rate exceeded for stream (injected)' : 'Rate exceeded for shard (injected)')
       return
     }
-    if (chance(p.internalErrorRate)) {
+    if (chance('internal', p.internalErrorRate)) {
       counters.calls500++
       awsError(res, 500, 'InternalFailure', 'injected internal failure')
       return
@@ -198,7 +207,7 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
       counters.recordsForwarded += kept.length
       upHeaders = up.headers
       if (failCount === 0) {
-        if (chance(p.dropAnswerRate)) {
+        if (chance('drop', p.dropAnswerRate)) {
           counters.answersDropped++
           counters.recordsInDroppedAnswers += kept.length
           resetSocket(req.socket)
@@ -220,7 +229,7 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
       merged[i] = failed[i] === true ? { ErrorCode: code, ErrorMessage: message } : (upstreamAnswer.Records[j++] ?? { ErrorCode: 'InternalFailure', ErrorMessage: 'missing upstream entry' })
     }
     const answer: PutRecordsAnswer = { ...upstreamAnswer, FailedRecordCount: (upstreamAnswer.FailedRecordCount ?? 0) + failCount, Records: merged }
-    if (kept.length > 0 && chance(p.dropAnswerRate)) {
+    if (kept.length > 0 && chance('drop', p.dropAnswerRate)) {
       counters.answersDropped++
       counters.recordsInDroppedAnswers += kept.length
       resetSocket(req.socket)
@@ -252,7 +261,10 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counters,
-    setPlan (next) { plan = { ...next } },
+    setPlan (next) {
+      plan = { ...next }
+      debt.throttle = debt.internal = debt.drop = 0.5
+    },
     outage (ms) {
       outageUntil = Date.now() + ms
       for (const s of sockets) {

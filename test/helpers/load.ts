@@ -91,3 +91,16 @@ export function audit (acked: ReadonlySet<string>, counts: ReadonlyMap<string, n
   for (const n of counts.values()) if (n > 1) duplicates += n - 1
   return { missing, duplicates }
 }
+
+/** Reads the stream until every acknowledged id is there (or the timeout passes); returns the counts. */
+export async function waitForAcked (read: () => Promise<readonly ReadRecord[]>, acked: ReadonlySet<string>, timeoutMs = 30_000): Promise<{ counts: Map<string, number>, records: number }> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const records = await read()
+    const counts = cidCounts(records)
+    let all = true
+    for (const cid of acked) if (!counts.has(cid)) { all = false; break }
+    if (all || Date.now() > until) return { counts, records: records.length }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
