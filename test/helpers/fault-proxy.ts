@@ -59,6 +59,8 @@ export interface FaultProxy {
   setPlan (plan: FaultPlan): void
   /** Resets every connection, open and new, for `ms` milliseconds. */
   outage (ms: number): void
+  /** Ends an outage early. */
+  endOutage (): void
   resetCounters (): void
   close (): Promise<void>
 }
@@ -277,6 +279,7 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
         resetSocket(s)
       }
     },
+    endOutage () { outageUntil = 0 },
     resetCounters () { Object.assign(counters, zeroCounters()) },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve())
