@@ -54,7 +54,10 @@ export async function sendLoad (opts: LoadOptions): Promise<LoadResult> {
         status = res.status
         try { json = await res.json() as { events?: NotDeliveredEntry[] } } catch { json = {} }
       } catch (err) {
-        count(`error:${(err as { cause?: { code?: string } }).cause?.code ?? 'fetch'}`)
+        const code = (err as { cause?: { code?: string } }).cause?.code ?? 'fetch'
+        count(`error:${code}`)
+        // Nobody listens any more (the gateway closed): this worker is done.
+        if (code === 'ECONNREFUSED') break
         continue
       }
       count(status)
