@@ -65,6 +65,7 @@ export class SpoolShipper {
   /** Sizes of segments fully read, waiting to be deleted once the checkpoint passes them. */
   private readonly finishedSegments = new Map<number, number>()
   private shippedRecords = 0
+  private corrupt = 0
 
   constructor (opts: SpoolShipperOptions) {
     this.opts = opts
@@ -75,6 +76,11 @@ export class SpoolShipper {
 
   get shipped (): number {
     return this.shippedRecords
+  }
+
+  /** Torn or corrupt records met (each ended its segment early). */
+  get corruptTails (): number {
+    return this.corrupt
   }
 
   /** Bytes read from the spool and waiting for Kinesis. */
@@ -142,6 +148,7 @@ export class SpoolShipper {
         this.readPos = { segment: pos.segment, offset: pos.offset + decoded.consumed }
       }
       if (decoded.corrupt) {
+        this.corrupt++
         this.opts.observer?.corruptTail?.(this.opts.stream, pos.segment, pos.offset + decoded.consumed, decoded.reason)
         if (sealed) {
           this.nextSegment(limit)

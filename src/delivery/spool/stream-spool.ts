@@ -65,13 +65,14 @@ export class StreamSpool {
     return this.writer.append(records)
   }
 
-  /** Disk bytes in use (for metrics and the 503 decision). */
-  get usedBytes (): number {
-    return this.writer.usedBytes
-  }
-
-  get shippedRecords (): number {
-    return this.shipper.shipped
+  /** For metrics and tests: records shipped since start, torn/corrupt tails skipped, bytes on disk. */
+  stats (): { shippedRecords: number, corruptTails: number, usedBytes: number, pendingBytes: number } {
+    return {
+      shippedRecords: this.shipper.shipped,
+      corruptTails: this.shipper.corruptTails,
+      usedBytes: this.writer.usedBytes,
+      pendingBytes: this.shipper.pendingBytes
+    }
   }
 
   /** Shutdown, step 1: stop taking appends and stop reading; what is unsent stays on disk. */
