@@ -6,6 +6,7 @@ import { AckDispatcher } from './delivery/ack-modes.js'
 import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
+import { ShardPacers } from './delivery/shard-pacers.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
 import { errorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
@@ -32,6 +33,7 @@ declare module 'fastify' {
       readonly readiness: Readiness
       readonly pool: ProducerPool
       readonly acks: AckDispatcher
+      readonly shards: ShardPacers
     }
   }
 }
@@ -54,7 +56,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
   let app: FastifyInstance | undefined
   let acks: AckDispatcher | undefined
   try {
-    const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery)
+    let logShardError = (_stream: string, _err: unknown): void => {}
+    const shards = new ShardPacers(adminClient, config.delivery, (stream, err) => logShardError(stream, err))
+    const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery, undefined, (stream) => shards.forStream(stream))
     const table = await buildChannelTable(config, pool)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
@@ -74,6 +78,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       forceCloseConnections: 'idle'
     })
     const log = app.log
+    logShardError = (stream, err) => log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list')
     // Spools are opened (and recovered after a crash) before the first request is served.
     const spooled = [...config.channels.values()].filter((c) => c.ack === 'spool').map((c) => c.stream)
     const ackDispatcher = acks = await AckDispatcher.create(spooled, config.spool, pool, {
@@ -83,7 +88,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     })
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
       (err) => log.warn({ err }, 'stream readiness check failed'))
-    app.decorate('gateway', { config, kinesis, registry, readiness, pool, acks: ackDispatcher })
+    app.decorate('gateway', { config, kinesis, registry, readiness, pool, acks: ackDispatcher, shards })
 
     app.addHook('onRequest', async (request, reply) => {
       void reply.header('x-request-id', request.id)
@@ -93,10 +98,19 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     healthRoutes(app, readiness)
     ingestRoutes(app, registry, ackDispatcher)
 
-    app.addHook('onReady', async () => { await readiness.start() })
+    app.addHook('onReady', async () => { await Promise.all([readiness.start(), shards.start()]) })
+    // While closing, a keep-alive connection whose last request just finished would hold the
+    // server open until keepAliveTimeout: close such connections as soon as they turn idle.
+    let sweep: NodeJS.Timeout | undefined
+    app.addHook('preClose', async () => {
+      sweep = setInterval(() => { app?.server.closeIdleConnections() }, 100)
+      sweep.unref()
+    })
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.
     app.addHook('onClose', async () => {
+      clearInterval(sweep)
       readiness.stop()
+      shards.stop()
       await ackDispatcher.stop()
       const unsent = await drainWithin(pool, config.shutdown.deadlineMs)
       if (unsent > 0) log.error({ unsent }, 'shutdown deadline passed with records unsent (spooled ones stay on disk)')

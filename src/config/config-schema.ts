@@ -48,7 +48,11 @@ export const configFileSchema = {
         retryBaseMs: positiveInt,
         retryMaxMs: positiveInt,
         maxBufferedRecordsPerStream: positiveInt,
-        maxBufferedBytesPerStream: { type: 'integer', minimum: 5 * 1024 * 1024 }
+        maxBufferedBytesPerStream: { type: 'integer', minimum: 5 * 1024 * 1024 },
+        shardAware: { type: 'boolean' },
+        shardRecordsPerSecond: { type: 'integer', minimum: 1, maximum: 1000 },
+        shardBytesPerSecond: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
+        shardRefreshMs: { type: 'integer', minimum: 1000 }
       }
     },
     spool: {

@@ -41,8 +41,14 @@ export const DEFAULTS = {
   /** Per-stream buffer bounds: beyond them new requests get 503 with Retry-After (memory stays flat in an outage). */
   maxBufferedRecordsPerStream: 100_000,
   maxBufferedBytesPerStream: 64 * 1024 * 1024,
+  /** Shard-aware sending: a shard takes 1,000 records/s and 1 MiB/s of writes (Kinesis quotas). */
+  shardAware: true,
+  shardRecordsPerSecond: 1000,
+  shardBytesPerSecond: 1024 * 1024,
+  /** How often each stream's shard list is read again, to follow resharding. */
+  shardRefreshMs: 30_000,
   /** Spool (ack: spool): folder, disk budget per stream, segment size, checkpoint interval. */
-  spoolDir: 'spool',
+  spoolDir: 'spool-data',
   spoolMaxBytes: 1024 * 1024 * 1024,
   spoolSegmentBytes: 64 * 1024 * 1024,
   spoolCheckpointIntervalMs: 200,

@@ -43,6 +43,10 @@ interface RawConfig {
     retryMaxMs?: number
     maxBufferedRecordsPerStream?: number
     maxBufferedBytesPerStream?: number
+    shardAware?: boolean
+    shardRecordsPerSecond?: number
+    shardBytesPerSecond?: number
+    shardRefreshMs?: number
   }
   spool?: { dir?: string, maxBytes?: number, segmentBytes?: number, checkpointIntervalMs?: number }
   shutdown?: { graceMs?: number, deadlineMs?: number }
@@ -129,7 +133,11 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       retryBaseMs: delivery.retryBaseMs ?? DEFAULTS.retryBaseMs,
       retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs,
       maxBufferedRecordsPerStream: delivery.maxBufferedRecordsPerStream ?? DEFAULTS.maxBufferedRecordsPerStream,
-      maxBufferedBytesPerStream: delivery.maxBufferedBytesPerStream ?? DEFAULTS.maxBufferedBytesPerStream
+      maxBufferedBytesPerStream: delivery.maxBufferedBytesPerStream ?? DEFAULTS.maxBufferedBytesPerStream,
+      shardAware: delivery.shardAware ?? DEFAULTS.shardAware,
+      shardRecordsPerSecond: delivery.shardRecordsPerSecond ?? DEFAULTS.shardRecordsPerSecond,
+      shardBytesPerSecond: delivery.shardBytesPerSecond ?? DEFAULTS.shardBytesPerSecond,
+      shardRefreshMs: delivery.shardRefreshMs ?? DEFAULTS.shardRefreshMs
     },
     readinessRefreshMs: raw.readinessRefreshMs ?? DEFAULTS.readinessRefreshMs,
     spool: {

@@ -53,6 +53,11 @@ export interface DeliveryConfig {
   /** Records and bytes held per stream (queued, in flight, retrying); beyond them requests get 503. */
   readonly maxBufferedRecordsPerStream: number
   readonly maxBufferedBytesPerStream: number
+  /** Pace records per shard (ListShards + MD5 of the partition key) to stay under the shard limits. */
+  readonly shardAware: boolean
+  readonly shardRecordsPerSecond: number
+  readonly shardBytesPerSecond: number
+  readonly shardRefreshMs: number
 }
 
 /**

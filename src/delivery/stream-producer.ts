@@ -26,6 +26,14 @@ export interface ProducerObserver {
   callFailed?: (stream: string, errorCode: string, message: string, retryable: boolean) => void
 }
 
+/** Holds back records whose shard is at its write limit (shard-pacer.ts). */
+export interface RecordPacer {
+  /** True when the record may go now (its shard's allowance is taken). */
+  admit (record: OutgoingRecord): boolean
+  /** How long to wait before trying held-back records again. */
+  retryInMs (): number
+}
+
 export interface StreamProducerOptions {
   readonly stream: string
   readonly send: PutRecordsSender
@@ -38,6 +46,7 @@ export interface StreamProducerOptions {
   readonly maxBufferedBytes: number
   /** Records held (queued, in flight or waiting to retry) before send() refuses more. */
   readonly maxBufferedRecords?: number
+  readonly pacer?: RecordPacer
   readonly observer?: ProducerObserver
   readonly now?: () => number
 }
@@ -89,6 +98,9 @@ export class StreamProducer {
   private readonly opts: StreamProducerOptions
   private readonly now: () => number
   private queue: QueuedRecord[] = []
+  /** Records back from a failed attempt: sent before `queue` (they are older), kept apart so a
+   * retry never copies the whole queue (which can hold 100,000 records during an outage). */
+  private retryQueue: QueuedRecord[] = []
   private queuedBytes = 0
   /** Bytes of every record not yet settled: queued, in flight and waiting to retry. */
   private heldBytes = 0
@@ -96,6 +108,9 @@ export class StreamProducer {
   private inFlight = 0
   private retriesWaiting = 0
   private lingerTimer: NodeJS.Timeout | undefined
+  private paceTimer: NodeJS.Timeout | undefined
+  /** The last takeBatch() held records back for pacing. */
+  private paced = false
   private draining = false
   private idleWaiters: Array<() => void> = []
 
@@ -116,7 +131,7 @@ export class StreamProducer {
   }
 
   get queuedRecords (): number {
-    return this.queue.length
+    return this.queue.length + this.retryQueue.length
   }
 
   /**
@@ -155,21 +170,32 @@ export class StreamProducer {
   }
 
   private isIdle (): boolean {
-    return this.queue.length === 0 && this.inFlight === 0 && this.retriesWaiting === 0
+    return this.queuedRecords === 0 && this.inFlight === 0 && this.retriesWaiting === 0
   }
 
   private pump (force: boolean): void {
     const { maxInFlight } = this.opts
-    while (this.inFlight < maxInFlight && this.queue.length > 0) {
-      const full = this.queue.length >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
+    while (this.inFlight < maxInFlight && this.queuedRecords > 0) {
+      const full = this.queuedRecords >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
       if (!full && !force && !this.draining) break
       const batch = this.takeBatch()
-      if (batch.length > 0) void this.sendBatch(batch)
+      if (batch.length > 0) {
+        void this.sendBatch(batch)
+      } else if (this.paced) {
+        // Every shard with queued records is at its limit: try again when they have room.
+        this.paceTimer ??= setTimeout(this.onPace, this.opts.pacer?.retryInMs() ?? 1)
+        break
+      }
     }
-    if (this.queue.length > 0 && this.lingerTimer === undefined && this.inFlight < maxInFlight) {
+    if (this.queuedRecords > 0 && this.lingerTimer === undefined && this.inFlight < maxInFlight) {
       this.lingerTimer = setTimeout(this.onLinger, this.opts.lingerMs)
     }
     if (this.isIdle()) this.notifyIdle()
+  }
+
+  private readonly onPace = (): void => {
+    this.paceTimer = undefined
+    this.pump(true)
   }
 
   private readonly onLinger = (): void => {
@@ -185,18 +211,30 @@ export class StreamProducer {
     let end = 0
     const expired: QueuedRecord[] = []
     const batch: QueuedRecord[] = []
-    for (; end < this.queue.length && count < KINESIS_MAX_RECORDS_PER_PUT; end++) {
-      const q = this.queue[end] as QueuedRecord
+    const held: QueuedRecord[] = []
+    const pacer = this.opts.pacer
+    const source = this.retryQueue.length > 0 ? this.retryQueue : this.queue
+    // Held-back records are scanned past, but only so far: a hot shard must not make every
+    // batch walk the whole queue.
+    for (; end < source.length && count < KINESIS_MAX_RECORDS_PER_PUT && held.length < KINESIS_MAX_RECORDS_PER_PUT; end++) {
+      const q = source[end] as QueuedRecord
       if (q.deadline <= now) {
         expired.push(q)
         continue
       }
       if (bytes + q.record.size > KINESIS_MAX_BYTES_PER_PUT) break
+      if (pacer !== undefined && !pacer.admit(q.record)) {
+        held.push(q)
+        continue
+      }
       bytes += q.record.size
       count++
       batch.push(q)
     }
-    this.queue.splice(0, end)
+    source.splice(0, end)
+    // Held-back records keep their place at the front.
+    if (held.length > 0) source.unshift(...held)
+    this.paced = held.length > 0
     let taken = 0
     for (const q of batch) taken += q.record.size
     for (const q of expired) taken += q.record.size
@@ -271,7 +309,7 @@ export class StreamProducer {
       let bytes = 0
       for (const q of keep) bytes += q.record.size
       // Retried records go first: they are the oldest.
-      this.queue = keep.concat(this.queue)
+      for (const q of keep) this.retryQueue.push(q)
       this.queuedBytes += bytes
       this.pump(true)
     }, delay)

@@ -25,12 +25,17 @@ export async function startChildGateway (opts: {
   endpoint: string
   channels: Record<string, TestChannel>
   extra?: Record<string, unknown>
+  /** Run the compiled entry (dist/server.js, after `npm run build`) instead of src/server.ts. */
+  compiled?: boolean
+  /** Extra node flags, e.g. --max-old-space-size=128 (benchmarks). */
+  nodeArgs?: string[]
 }): Promise<ChildGateway> {
   const channels: Record<string, TestChannel> = {}
   for (const [name, ch] of Object.entries(opts.channels)) channels[name] = { schema: ANY_SCHEMA, ...ch }
   const configFile = join(opts.dir, 'gateway.yaml')
   await writeFile(configFile, stringify({ ...opts.extra, channels }))
-  const child = spawn(process.execPath, ['--no-warnings', '--import', '@tapjs/typescript/import', 'src/server.ts'], {
+  const args = [...(opts.nodeArgs ?? []), ...(opts.compiled === true ? ['dist/server.js'] : ['--no-warnings', '--import', '@tapjs/typescript/import', 'src/server.ts'])]
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

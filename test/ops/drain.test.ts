@@ -33,7 +33,8 @@ for (const ack of ['buffered', 'delivered'] as const) {
       dir,
       endpoint: proxy.endpoint,
       channels: { events: { stream, ack } },
-      extra: { shutdown: { graceMs: 1500, deadlineMs: 10_000 }, delivery: { retryMaxMs: 200 } }
+      // The buffer bound also bounds the drain: 3,000 records at 1,000 records/s per shard (one shard).
+      extra: { shutdown: { graceMs: 1500, deadlineMs: 10_000 }, delivery: { retryMaxMs: 200, maxBufferedRecordsPerStream: 3000 } }
     })
     t.teardown(() => { gw.child.kill('SIGKILL') })
     t.equal((await fetch(`${gw.url}/readyz`)).status, 200, 'ready before the signal')
@@ -55,6 +56,7 @@ for (const ack of ['buffered', 'delivered'] as const) {
     const result = await load
     const tookMs = Date.now() - signalledAt
     t.equal(exit.code, 0, `exit code 0 (after ${tookMs} ms)`)
+    if (exit.code !== 0) t.comment(gw.output().split('\n').filter((l) => !l.includes('stream readiness')).slice(-15).join('\n'))
     t.ok(tookMs >= 1500, 'the grace period was honoured')
     t.comment(`acknowledged ${result.acked.size} of ${result.sent}, statuses ${JSON.stringify([...result.statuses])}`)
     t.ok(result.acked.size > 0)
