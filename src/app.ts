@@ -56,9 +56,14 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
   let app: FastifyInstance | undefined
   let acks: AckDispatcher | undefined
   try {
+    // Bound to the logger once Fastify exists.
     let logShardError = (_stream: string, _err: unknown): void => {}
+    let logHardFailure = (_stream: string, _code: string, _message: string): void => {}
     const shards = new ShardPacers(adminClient, config.delivery, (stream, err) => logShardError(stream, err))
-    const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery, undefined, (stream) => shards.forStream(stream))
+    const pool = new ProducerPool(options.send ?? kinesisSender(producerClient), config.delivery, {
+      // Non-retryable failures (stream missing, access denied) fail fast and loudly.
+      callFailed: (stream, code, message, retryable) => { if (!retryable) logHardFailure(stream, code, message) }
+    }, (stream) => shards.forStream(stream))
     const table = await buildChannelTable(config, pool)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
@@ -79,6 +84,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     })
     const log = app.log
     logShardError = (stream, err) => log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list')
+    logHardFailure = (stream, errorCode, message) => log.error({ stream, errorCode, message }, 'PutRecords failed with a non-retryable error')
     // Spools are opened (and recovered after a crash) before the first request is served.
     const spooled = [...config.channels.values()].filter((c) => c.ack === 'spool').map((c) => c.stream)
     const ackDispatcher = acks = await AckDispatcher.create(spooled, config.spool, pool, {

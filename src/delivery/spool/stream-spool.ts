@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { SpoolConfig } from '../../config/types.js'
 import type { OutgoingRecord, StreamProducer } from '../stream-producer.js'
-import { listSegments, readCheckpoint, type Checkpoint } from './spool-files.js'
+import { listSegments, lockSpool, readCheckpoint, type Checkpoint } from './spool-files.js'
 import { SpoolShipper, type ShipperObserver } from './spool-shipper.js'
 import { SpoolWriter } from './spool-writer.js'
 
@@ -16,17 +16,20 @@ export class StreamSpool {
   readonly dir: string
   private readonly writer: SpoolWriter
   private readonly shipper: SpoolShipper
+  private readonly unlock: () => Promise<void>
 
-  private constructor (stream: string, dir: string, writer: SpoolWriter, shipper: SpoolShipper) {
+  private constructor (stream: string, dir: string, writer: SpoolWriter, shipper: SpoolShipper, unlock: () => Promise<void>) {
     this.stream = stream
     this.dir = dir
     this.writer = writer
     this.shipper = shipper
+    this.unlock = unlock
   }
 
   static async open (stream: string, config: SpoolConfig, producer: StreamProducer, observer?: ShipperObserver): Promise<StreamSpool> {
     const dir = join(config.dir, stream)
     await mkdir(dir, { recursive: true })
+    const unlock = await lockSpool(dir)
     const segments = await listSegments(dir)
     const newest = segments.at(-1)?.id ?? 0
     const oldest = segments[0]?.id ?? newest + 1
@@ -45,7 +48,12 @@ export class StreamSpool {
       segmentBytes: config.segmentBytes,
       onCommit: () => shipper?.notify()
     })
-    await writer.open()
+    try {
+      await writer.open()
+    } catch (err) {
+      await unlock()
+      throw err
+    }
     shipper = new SpoolShipper({
       stream,
       dir,
@@ -57,7 +65,7 @@ export class StreamSpool {
       ...(observer !== undefined ? { observer } : {})
     })
     shipper.start()
-    return new StreamSpool(stream, dir, writer, shipper)
+    return new StreamSpool(stream, dir, writer, shipper, unlock)
   }
 
   /** Resolves once the records are durable on disk. Throws SpoolFullError when over the disk budget. */
@@ -85,5 +93,6 @@ export class StreamSpool {
   async close (): Promise<void> {
     await this.writer.close()
     await this.shipper.close()
+    await this.unlock()
   }
 }

@@ -56,3 +56,20 @@ t.test('flipped bits and zero-filled tails are detected', async (t) => {
   t.equal(zeros.corrupt, true, 'a zero-filled tail (power loss) is not read as empty records')
   t.equal(zeros.records.length, 2)
 })
+
+t.test('a spool folder is locked by one process; a dead owner\'s lock is taken over', async (t) => {
+  const { mkdtemp, rm, writeFile, readFile } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { lockSpool } = await import('../../../src/delivery/spool/spool-files.js')
+  const dir = await mkdtemp(join(tmpdir(), 'kg-lock-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // A live process other than us: our parent (the tap runner).
+  await writeFile(join(dir, 'lock'), String(process.ppid))
+  await t.rejects(lockSpool(dir), /in use by process/)
+  // A pid that cannot be alive (above the Linux pid_max ceiling): a stale lock after kill -9.
+  await writeFile(join(dir, 'lock'), '4194305')
+  const unlock = await lockSpool(dir)
+  t.equal(await readFile(join(dir, 'lock'), 'utf8'), String(process.pid))
+  await unlock()
+})
