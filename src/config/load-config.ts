@@ -108,6 +108,13 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       ack: ch.ack ?? 'delivered'
     })
   }
+  // Only whole (sealed) segments are deleted once shipped: the budget must hold several of them.
+  const segmentBytes = raw.spool?.segmentBytes ?? DEFAULTS.spoolSegmentBytes
+  const spoolMaxBytes = raw.spool?.maxBytes ?? DEFAULTS.spoolMaxBytes
+  if (segmentBytes * 4 > spoolMaxBytes) {
+    problems.push(`${file}: spool.segmentBytes: ${segmentBytes} is more than a quarter of spool.maxBytes (${spoolMaxBytes}). ` +
+      'Fix: lower spool.segmentBytes or raise spool.maxBytes (shipped space is freed a whole segment at a time)')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
 
   const delivery = raw.delivery ?? {}

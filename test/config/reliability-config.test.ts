@@ -23,13 +23,13 @@ t.test('reliability keys are read', async (t) => {
   const config = parseConfig(`
 channels: { events: { stream: events, schema: s.json, ack: spool } }
 delivery: { maxBufferedRecordsPerStream: 5000, maxBufferedBytesPerStream: 10485760, shardAware: false, shardRecordsPerSecond: 500 }
-spool: { dir: /var/lib/kg, maxBytes: 2097152, segmentBytes: 1048576, checkpointIntervalMs: 100 }
+spool: { dir: /var/lib/kg, maxBytes: 4194304, segmentBytes: 1048576, checkpointIntervalMs: 100 }
 shutdown: { graceMs: 20000, deadlineMs: 30000 }
 `, FILE, env)
   t.equal(config.channels.get('events')?.ack, 'spool')
   t.equal(config.delivery.maxBufferedRecordsPerStream, 5000)
   t.equal(config.delivery.shardAware, false)
-  t.same(config.spool, { dir: '/var/lib/kg', maxBytes: 2097152, segmentBytes: 1048576, checkpointIntervalMs: 100 })
+  t.same(config.spool, { dir: '/var/lib/kg', maxBytes: 4194304, segmentBytes: 1048576, checkpointIntervalMs: 100 })
   t.same(config.shutdown, { graceMs: 20000, deadlineMs: 30000 })
 })
 
@@ -50,4 +50,9 @@ t.test('bad values name the file, the key and the fix', async (t) => {
   t.match(bad('channels: { e: { stream: e, schema: s.json } }\ndelivery: { maxBufferedBytesPerStream: 1000 }'), 'delivery.maxBufferedBytesPerStream: must be >= 5242880. Fix: use at least 5242880')
   t.match(bad('channels: { e: { stream: e, schema: s.json } }\nshutdown: { graceMs: -1 }'), 'shutdown.graceMs')
   t.match(bad('channels: { e: { stream: e, schema: s.json } }\nspool: { sizeBytes: 5 }'), 'spool.sizeBytes: unknown key')
+})
+
+t.test('the spool budget must hold several segments', async (t) => {
+  t.throws(() => parseConfig('channels: { e: { stream: e, schema: s.json } }\nspool: { maxBytes: 2097152, segmentBytes: 1048576 }', FILE, env),
+    /spool\.segmentBytes: 1048576 is more than a quarter of spool\.maxBytes \(2097152\)\. Fix: lower spool\.segmentBytes/)
 })
