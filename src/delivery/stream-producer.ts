@@ -187,7 +187,8 @@ export class StreamProducer {
         break
       }
     }
-    if (this.queuedRecords > 0 && this.lingerTimer === undefined && this.inFlight < maxInFlight) {
+    // While held back by pacing, the pacing timer (not the linger) decides when to look again.
+    if (this.queuedRecords > 0 && this.lingerTimer === undefined && this.paceTimer === undefined && this.inFlight < maxInFlight) {
       this.lingerTimer = setTimeout(this.onLinger, this.opts.lingerMs)
     }
     if (this.isIdle()) this.notifyIdle()
