@@ -1,9 +1,11 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
 import type { GatewayConfig, KinesisConfig } from './config/types.js'
+import { AckDispatcher } from './delivery/ack-modes.js'
 import { createKinesisClient } from './delivery/kinesis-client.js'
 import { kinesisSender } from './delivery/kinesis-sender.js'
 import { ProducerPool } from './delivery/producer-pool.js'
+import { ShardPacers } from './delivery/shard-pacers.js'
 import type { PutRecordsSender } from './delivery/stream-producer.js'
 import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
 import { clientErrorHandler } from './http/client-error.js'
@@ -12,6 +14,7 @@ import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
 import { validateRoute } from './http/validate-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
+import { drainWithin } from './ops/drain.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './ops/stream-admin.js'
 import { loadConfig } from './config/load-config.js'
@@ -49,6 +52,8 @@ declare module 'fastify' {
       readonly reloader: ConfigReloader
       /** Reloads channels and schemas now (what SIGHUP and file changes do). */
       reload: (trigger?: string) => Promise<ReloadResult>
+      readonly acks: AckDispatcher
+      readonly shards: ShardPacers
     }
   }
 }
@@ -69,11 +74,24 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     producerClient.destroy()
   }
   let app: FastifyInstance | undefined
+  let acks: AckDispatcher | undefined
   try {
     const version = await packageVersion()
+    // Bound to the logger once Fastify exists.
+    let logShardError = (_stream: string, _err: unknown): void => {}
+    let logHardFailure = (_stream: string, _code: string, _message: string): void => {}
+    const shards = new ShardPacers(adminClient, config.delivery, (stream, err) => logShardError(stream, err))
     // Buffer gauges read the producers at scrape time.
     const metrics: GatewayMetrics = new GatewayMetrics({ version, producers: () => pool.all() })
-    const pool: ProducerPool = new ProducerPool(metrics.meteredSender(options.send ?? kinesisSender(producerClient)), config.delivery, metrics.producerObserver())
+    const metered = metrics.producerObserver()
+    const pool: ProducerPool = new ProducerPool(metrics.meteredSender(options.send ?? kinesisSender(producerClient)), config.delivery, {
+      ...metered,
+      // Non-retryable failures (stream missing, access denied) fail fast and loudly.
+      callFailed: (stream, code, message, retryable) => {
+        metered.callFailed?.(stream, code, message, retryable)
+        if (!retryable) logHardFailure(stream, code, message)
+      }
+    }, (stream) => shards.forStream(stream))
     const table = await buildChannelTable(config, pool)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
@@ -103,6 +121,15 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       forceCloseConnections: 'idle'
     })
     const log = app.log
+    logShardError = (stream, err) => log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list')
+    logHardFailure = (stream, errorCode, message) => log.error({ stream, errorCode, message }, 'PutRecords failed with a non-retryable error')
+    // Spools are opened (and recovered after a crash) before the first request is served.
+    const spooled = [...config.channels.values()].filter((c) => c.ack === 'spool').map((c) => c.stream)
+    const ackDispatcher = acks = await AckDispatcher.create(spooled, config.spool, pool, {
+      corruptTail: (stream, segment, offset, reason) => log.error({ stream, segment, offset, reason }, 'spool: corrupt or torn record; rest of the segment skipped'),
+      hardFailure: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'spool: Kinesis refused records; they stay spooled and are retried'),
+      bufferedLost: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')
+    })
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
       (err) => log.warn({ err }, 'stream readiness check failed'))
     const reloader = new ConfigReloader({
@@ -115,7 +142,11 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       readiness,
       metrics,
       log,
-      debounceMs: DEFAULTS.configReloadDebounceMs
+      debounceMs: DEFAULTS.configReloadDebounceMs,
+      // Spools are opened (and recovered) at start; a channel cannot switch to one while running.
+      check: (next) => [...next.channels.values()]
+        .filter((c) => c.ack === 'spool' && ackDispatcher.spoolOf(c.stream) === undefined)
+        .map((c) => `${next.configFile}: channels.${c.name}.ack: "spool" for stream ${c.stream} needs a spool opened at start. Fix: restart the gateway to apply it`)
     })
     await reloader.init()
     for (const name of registry.names()) metrics.prepareChannel(name)
@@ -130,6 +161,8 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       metrics,
       metricsEndpoint,
       reloader,
+      acks: ackDispatcher,
+      shards,
       reload: async (trigger?: string) => await reloader.reload(trigger)
     })
     requestObserver(app, metrics, config.logging)
@@ -141,22 +174,35 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setNotFoundHandler(notFoundHandler)
     healthRoutes(app, readiness)
     await registerFrontDoor(app, config, registry)
-    ingestRoutes(app, registry)
+    ingestRoutes(app, registry, ackDispatcher)
     validateRoute(app, registry)
     frontDoorRoutes(app)
 
-    app.addHook('onReady', async () => { await readiness.start() })
+    app.addHook('onReady', async () => { await Promise.all([readiness.start(), shards.start()]) })
+    // While closing, a keep-alive connection whose last request just finished would hold the
+    // server open until keepAliveTimeout: close such connections as soon as they turn idle.
+    let sweep: NodeJS.Timeout | undefined
+    app.addHook('preClose', async () => {
+      sweep = setInterval(() => { app?.server.closeIdleConnections() }, 100)
+      sweep.unref()
+    })
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.
     app.addHook('onClose', async () => {
+      clearInterval(sweep)
       readiness.stop()
       reloader.close()
-      await pool.drain()
+      shards.stop()
+      await ackDispatcher.stop()
+      const unsent = await drainWithin(pool, config.shutdown.deadlineMs)
+      if (unsent > 0) log.error({ unsent }, 'shutdown deadline passed with records unsent (spooled ones stay on disk)')
+      await ackDispatcher.close()
       closeClients()
       await embedded?.close()
     })
     return app
   } catch (err) {
     if (app !== undefined) await app.close()
+    await acks?.close()
     closeClients()
     await embedded?.close()
     throw err

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster'
+import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError } from './config/config-error.js'
@@ -28,9 +29,20 @@ async function main (): Promise<void> {
   if (cluster.isWorker) process.on('SIGINT', () => {})
   // close-with-grace shuts down on SIGHUP by default; here SIGHUP reloads the configuration instead.
   const skip: Array<'SIGHUP' | 'SIGINT'> = cluster.isWorker ? ['SIGHUP', 'SIGINT'] : ['SIGHUP']
-  closeWithGrace({ delay: config.delivery.recordDeadlineMs + 5_000, skip }, async ({ signal, err }) => {
-    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-    else app.log.info({ signal }, 'shutting down: draining in-flight requests and buffered records')
+  // Drain (docs/reliability.md): /readyz turns 503 at once; requests are still served for graceMs
+  // (load balancers deregister the instance); then new requests get 503, in-flight ones finish
+  // (within the record deadline), and buffered records are flushed within deadlineMs. The timer
+  // below is the last resort: exit 1 if all that has not finished.
+  const { graceMs, deadlineMs } = config.shutdown
+  closeWithGrace({ delay: graceMs + config.delivery.recordDeadlineMs + deadlineMs + 5_000, skip }, async ({ signal, err }) => {
+    app.gateway.readiness.startDraining()
+    if (err !== undefined) {
+      app.log.error({ err }, 'shutting down after an error')
+    } else {
+      app.log.info({ signal, graceMs }, 'shutting down: not ready any more, serving until the grace period ends')
+      if (graceMs > 0) await sleep(graceMs)
+      app.log.info('shutting down: draining in-flight requests and buffered records')
+    }
     await app.close()
   })
 

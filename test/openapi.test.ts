@@ -160,7 +160,8 @@ t.test('against the running app: documented routes exist, no other route answers
     channels: {
       events: { stream },
       orders: { stream, schema: 'schemas/order.json', partitionKey: '/user_id' },
-      small: { stream, maxEventsPerRequest: 2 }
+      small: { stream, maxEventsPerRequest: 2 },
+      queued: { stream, ack: 'buffered' }
     },
     extra: { server: { bodyLimitBytes: 1_500_000 } }
   })
@@ -192,6 +193,7 @@ t.test('against the running app: documented routes exist, no other route answers
     ['NDJSON', async () => await send('events', '{"a":1}\n{"a":2}\n', { 'content-type': 'application/x-ndjson' }), 200, null],
     ['gzip', async () => await send('events', gzipSync('[{"z":1}]'), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 200, null],
     ['client request id', async () => await send('events', '{"a":1}', { 'content-type': 'application/json', 'x-request-id': 'my-id-1' }), 200, null],
+    ['ack: buffered', async () => await send('queued', '[{"q":1},{"q":2}]'), 202, null],
     ['unknown channel', async () => await send('nope', '{}'), 404, 'GW_ERR_UNKNOWN_CHANNEL'],
     ['text/plain', async () => await send('events', '{}', { 'content-type': 'text/plain' }), 415, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE'],
     ['brotli', async () => await send('events', '{}', { 'content-type': 'application/json', 'content-encoding': 'br' }), 415, 'GW_ERR_UNSUPPORTED_ENCODING'],

@@ -60,7 +60,31 @@ export const configFileSchema = {
         maxInFlightPerStream: { type: 'integer', minimum: 1, maximum: 256 },
         recordDeadlineMs: { type: 'integer', minimum: 100 },
         retryBaseMs: positiveInt,
-        retryMaxMs: positiveInt
+        retryMaxMs: positiveInt,
+        maxBufferedRecordsPerStream: positiveInt,
+        maxBufferedBytesPerStream: { type: 'integer', minimum: 5 * 1024 * 1024 },
+        shardAware: { type: 'boolean' },
+        shardRecordsPerSecond: { type: 'integer', minimum: 1, maximum: 1000 },
+        shardBytesPerSecond: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
+        shardRefreshMs: { type: 'integer', minimum: 1000 }
+      }
+    },
+    spool: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        maxBytes: { type: 'integer', minimum: 1024 * 1024 },
+        segmentBytes: { type: 'integer', minimum: 64 * 1024 },
+        checkpointIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 }
+      }
+    },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        graceMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+        deadlineMs: { type: 'integer', minimum: 100, maximum: 600_000 }
       }
     },
     readinessRefreshMs: { type: 'integer', minimum: 100 },
@@ -144,7 +168,8 @@ export const configFileSchema = {
                 }
               }
             ]
-          }
+          },
+          ack: { enum: ['delivered', 'buffered', 'spool'] }
         }
       }
     }
@@ -159,6 +184,9 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
   'server.workers': 'use a number of worker processes (1 = no cluster) or "auto" for one per CPU core',
+  'channels.*.ack': 'use "delivered" (200 after Kinesis accepted), "buffered" (202 once in memory) or "spool" (202 once fsynced to the local spool); see docs/reliability.md',
+  'delivery.maxBufferedBytesPerStream': 'use at least 5242880 (one full PutRecords call)',
+  'spool.maxBytes': 'give the disk budget per stream in bytes, at least 1048576',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   'metrics.port': 'use a port from 1 to 65535 for a separate metrics listener, or remove the key to serve /metrics on the main port',
   'logging.successSampleRate': 'use a number from 0 (log no successful request) to 1 (log every request)',

@@ -44,6 +44,24 @@ export const DEFAULTS = {
   /** Full-jitter exponential backoff between retries of failed records. */
   retryBaseMs: 50,
   retryMaxMs: 2_000,
+  /** Per-stream buffer bounds: beyond them new requests get 503 with Retry-After (memory stays flat in an outage). */
+  maxBufferedRecordsPerStream: 100_000,
+  maxBufferedBytesPerStream: 64 * 1024 * 1024,
+  /** Shard-aware sending: a shard takes 1,000 records/s and 1 MiB/s of writes (Kinesis quotas). */
+  shardAware: true,
+  shardRecordsPerSecond: 1000,
+  shardBytesPerSecond: 1024 * 1024,
+  /** How often each stream's shard list is read again, to follow resharding. */
+  shardRefreshMs: 30_000,
+  /** Spool (ack: spool): folder, disk budget per stream, segment size, checkpoint interval. */
+  spoolDir: 'spool-data',
+  spoolMaxBytes: 1024 * 1024 * 1024,
+  spoolSegmentBytes: 64 * 1024 * 1024,
+  spoolCheckpointIntervalMs: 200,
+  /** SIGTERM: serve this long with /readyz = 503 (0 in development; 15-30 s behind a load balancer). */
+  shutdownGraceMs: 0,
+  /** Then finish requests and flush buffers within this time. */
+  shutdownDeadlineMs: 15_000,
   /** Socket-level limits of the Kinesis client. */
   kinesisConnectTimeoutMs: 3_000,
   kinesisRequestTimeoutMs: 5_000,

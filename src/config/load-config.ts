@@ -18,6 +18,7 @@ interface RawChannel extends RawChannelFrontDoor {
   record?: 'envelope' | 'raw'
   maxEventsPerRequest?: number
   aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
+  ack?: 'delivered' | 'buffered' | 'spool'
 }
 
 interface RawConfig extends RawFrontDoor {
@@ -46,7 +47,15 @@ interface RawConfig extends RawFrontDoor {
     recordDeadlineMs?: number
     retryBaseMs?: number
     retryMaxMs?: number
+    maxBufferedRecordsPerStream?: number
+    maxBufferedBytesPerStream?: number
+    shardAware?: boolean
+    shardRecordsPerSecond?: number
+    shardBytesPerSecond?: number
+    shardRefreshMs?: number
   }
+  spool?: { dir?: string, maxBytes?: number, segmentBytes?: number, checkpointIntervalMs?: number }
+  shutdown?: { graceMs?: number, deadlineMs?: number }
   readinessRefreshMs?: number
   metrics?: { port?: number, host?: string }
   logging?: { format?: 'json' | 'pretty' | 'auto', successSampleRate?: number }
@@ -133,10 +142,18 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
             maxBytes: (ch.aggregate === true ? undefined : ch.aggregate.maxBytes) ?? DEFAULTS.aggregateMaxBytes,
             maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
           },
+      ack: ch.ack ?? 'delivered',
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }
   const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
+  // Only whole (sealed) segments are deleted once shipped: the budget must hold several of them.
+  const segmentBytes = raw.spool?.segmentBytes ?? DEFAULTS.spoolSegmentBytes
+  const spoolMaxBytes = raw.spool?.maxBytes ?? DEFAULTS.spoolMaxBytes
+  if (segmentBytes * 4 > spoolMaxBytes) {
+    problems.push(`${file}: spool.segmentBytes: ${segmentBytes} is more than a quarter of spool.maxBytes (${spoolMaxBytes}). ` +
+      'Fix: lower spool.segmentBytes or raise spool.maxBytes (shipped space is freed a whole segment at a time)')
+  }
   const delivery = raw.delivery ?? {}
   const server = raw.server ?? {}
   const workers = workerCount(env.WORKERS ?? server.workers, production, kinesis.mode, file, problems)
@@ -163,9 +180,25 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       maxInFlightPerStream: delivery.maxInFlightPerStream ?? DEFAULTS.maxInFlightPerStream,
       recordDeadlineMs: delivery.recordDeadlineMs ?? DEFAULTS.recordDeadlineMs,
       retryBaseMs: delivery.retryBaseMs ?? DEFAULTS.retryBaseMs,
-      retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs
+      retryMaxMs: delivery.retryMaxMs ?? DEFAULTS.retryMaxMs,
+      maxBufferedRecordsPerStream: delivery.maxBufferedRecordsPerStream ?? DEFAULTS.maxBufferedRecordsPerStream,
+      maxBufferedBytesPerStream: delivery.maxBufferedBytesPerStream ?? DEFAULTS.maxBufferedBytesPerStream,
+      shardAware: delivery.shardAware ?? DEFAULTS.shardAware,
+      shardRecordsPerSecond: delivery.shardRecordsPerSecond ?? DEFAULTS.shardRecordsPerSecond,
+      shardBytesPerSecond: delivery.shardBytesPerSecond ?? DEFAULTS.shardBytesPerSecond,
+      shardRefreshMs: delivery.shardRefreshMs ?? DEFAULTS.shardRefreshMs
     },
     readinessRefreshMs: raw.readinessRefreshMs ?? DEFAULTS.readinessRefreshMs,
+    spool: {
+      dir: resolve(baseDir, raw.spool?.dir ?? DEFAULTS.spoolDir),
+      maxBytes: raw.spool?.maxBytes ?? DEFAULTS.spoolMaxBytes,
+      segmentBytes: raw.spool?.segmentBytes ?? DEFAULTS.spoolSegmentBytes,
+      checkpointIntervalMs: raw.spool?.checkpointIntervalMs ?? DEFAULTS.spoolCheckpointIntervalMs
+    },
+    shutdown: {
+      graceMs: raw.shutdown?.graceMs ?? DEFAULTS.shutdownGraceMs,
+      deadlineMs: raw.shutdown?.deadlineMs ?? DEFAULTS.shutdownDeadlineMs
+    },
     metrics: { port: metricsPort, host: raw.metrics?.host ?? env.HOST ?? DEFAULTS.host },
     logging: {
       format: logFormat as GatewayConfig['logging']['format'],

@@ -17,6 +17,7 @@ export interface ChannelConfig {
   readonly partitionKey: PartitionKeySource
   readonly record: RecordFormat
   readonly maxEventsPerRequest: number
+  readonly ack: AckMode
   /** KPL aggregation of many events per Kinesis record (delivery/kpl-aggregator.ts); null = off. */
   readonly aggregate: AggregateConfig | null
   /** Who may write: 'open' (no key needed) or 'api-key' (front-door.ts). */
@@ -109,6 +110,40 @@ export interface DeliveryConfig {
   readonly recordDeadlineMs: number
   readonly retryBaseMs: number
   readonly retryMaxMs: number
+  /** Records and bytes held per stream (queued, in flight, retrying); beyond them requests get 503. */
+  readonly maxBufferedRecordsPerStream: number
+  readonly maxBufferedBytesPerStream: number
+  /** Pace records per shard (ListShards + MD5 of the partition key) to stay under the shard limits. */
+  readonly shardAware: boolean
+  readonly shardRecordsPerSecond: number
+  readonly shardBytesPerSecond: number
+  readonly shardRefreshMs: number
+}
+
+/**
+ * When a request is answered (docs/reliability.md):
+ * - delivered: after Kinesis accepted every record (200), or 503 saying which were not written;
+ * - buffered: 202 once in the bounded in-memory buffer (a crash loses what is buffered);
+ * - spool: 202 once appended to the local disk spool and fsynced (survives kill -9).
+ */
+export type AckMode = 'delivered' | 'buffered' | 'spool'
+
+export interface SpoolConfig {
+  /** Folder of the spool (one sub-folder per stream). */
+  readonly dir: string
+  /** Disk budget per stream: appends beyond it get 503 with Retry-After. */
+  readonly maxBytes: number
+  /** Size at which a segment file is closed and a new one started. */
+  readonly segmentBytes: number
+  /** How often the shipper's checkpoint is written (records shipped since may be sent again after a crash). */
+  readonly checkpointIntervalMs: number
+}
+
+export interface ShutdownConfig {
+  /** After SIGTERM, /readyz answers 503 but requests are still served this long (load balancer deregistration). */
+  readonly graceMs: number
+  /** Then: time allowed to finish requests and flush buffered records before the process exits anyway. */
+  readonly deadlineMs: number
 }
 
 export interface ServerConfig {
@@ -152,6 +187,8 @@ export interface GatewayConfig {
   readonly readinessRefreshMs: number
   readonly metrics: MetricsConfig
   readonly logging: LoggingConfig
+  readonly spool: SpoolConfig
+  readonly shutdown: ShutdownConfig
   readonly channels: ReadonlyMap<string, ChannelConfig>
   /** Throttling, API keys, idempotency (docs/front-door.md). */
   readonly frontDoor: FrontDoorConfig

@@ -1,9 +1,6 @@
 import type { AggregateConfig, DeliveryConfig } from '../config/types.js'
 import { aggregatingSender } from './kpl-aggregator.js'
-import { StreamProducer, type ProducerObserver, type PutRecordsSender } from './stream-producer.js'
-
-/** Buffer per stream: enough for several full PutRecords calls per in-flight slot. */
-const BUFFER_BYTES_PER_INFLIGHT = 4 * 5 * 1024 * 1024
+import { StreamProducer, type ProducerObserver, type PutRecordsSender, type RecordPacer } from './stream-producer.js'
 
 /** One producer per stream, created on first use, drained together at shutdown. */
 export class ProducerPool {
@@ -11,11 +8,13 @@ export class ProducerPool {
   private readonly send: PutRecordsSender
   private readonly delivery: DeliveryConfig
   private readonly observer: ProducerObserver | undefined
+  private readonly pacerFor: ((stream: string) => RecordPacer | undefined) | undefined
 
-  constructor (send: PutRecordsSender, delivery: DeliveryConfig, observer?: ProducerObserver) {
+  constructor (send: PutRecordsSender, delivery: DeliveryConfig, observer?: ProducerObserver, pacerFor?: (stream: string) => RecordPacer | undefined) {
     this.send = send
     this.delivery = delivery
     this.observer = observer
+    this.pacerFor = pacerFor
   }
 
   /**
@@ -27,6 +26,7 @@ export class ProducerPool {
     let producer = this.producers.get(key)
     if (producer === undefined) {
       const d = this.delivery
+      const pacer = this.pacerFor?.(stream)
       producer = new StreamProducer({
         stream,
         send: aggregation === undefined ? this.send : aggregatingSender(this.send, aggregation),
@@ -35,8 +35,10 @@ export class ProducerPool {
         recordDeadlineMs: d.recordDeadlineMs,
         retryBaseMs: d.retryBaseMs,
         retryMaxMs: d.retryMaxMs,
-        maxBufferedBytes: d.maxInFlightPerStream * BUFFER_BYTES_PER_INFLIGHT,
-        ...(this.observer !== undefined ? { observer: this.observer } : {})
+        maxBufferedBytes: d.maxBufferedBytesPerStream,
+        maxBufferedRecords: d.maxBufferedRecordsPerStream,
+        ...(this.observer !== undefined ? { observer: this.observer } : {}),
+        ...(pacer !== undefined ? { pacer } : {})
       })
       this.producers.set(key, producer)
     }

@@ -26,6 +26,14 @@ export interface ProducerObserver {
   callFailed?: (stream: string, errorCode: string, message: string, retryable: boolean) => void
 }
 
+/** Holds back records whose shard is at its write limit (shard-pacer.ts). */
+export interface RecordPacer {
+  /** True when the record may go now (its shard's allowance is taken). */
+  admit (record: OutgoingRecord): boolean
+  /** How long to wait before trying held-back records again. */
+  retryInMs (): number
+}
+
 export interface StreamProducerOptions {
   readonly stream: string
   readonly send: PutRecordsSender
@@ -36,6 +44,9 @@ export interface StreamProducerOptions {
   readonly retryMaxMs: number
   /** Bytes of records held (queued, in flight or waiting to retry) before send() refuses more. */
   readonly maxBufferedBytes: number
+  /** Records held (queued, in flight or waiting to retry) before send() refuses more. */
+  readonly maxBufferedRecords?: number
+  readonly pacer?: RecordPacer
   readonly observer?: ProducerObserver
   readonly now?: () => number
 }
@@ -87,12 +98,19 @@ export class StreamProducer {
   private readonly opts: StreamProducerOptions
   private readonly now: () => number
   private queue: QueuedRecord[] = []
+  /** Records back from a failed attempt: sent before `queue` (they are older), kept apart so a
+   * retry never copies the whole queue (which can hold 100,000 records during an outage). */
+  private retryQueue: QueuedRecord[] = []
   private queuedBytes = 0
   /** Bytes of every record not yet settled: queued, in flight and waiting to retry. */
   private heldBytes = 0
+  private heldRecords = 0
   private inFlight = 0
   private retriesWaiting = 0
   private lingerTimer: NodeJS.Timeout | undefined
+  private paceTimer: NodeJS.Timeout | undefined
+  /** The last takeBatch() held records back for pacing. */
+  private paced = false
   private draining = false
   private idleWaiters: Array<() => void> = []
 
@@ -107,24 +125,33 @@ export class StreamProducer {
     return this.heldBytes
   }
 
+  /** Records held and not yet settled. */
+  get bufferedRecords (): number {
+    return this.heldRecords
+  }
+
   get queuedRecords (): number {
-    return this.queue.length
+    return this.queue.length + this.retryQueue.length
   }
 
   /**
    * Queues the records of one request and resolves with one outcome per record, in order.
    * Throws BufferFullError (before queueing any of them) when the buffer cannot take them all.
+   * `deadlineMs` overrides the record deadline (Infinity: retry retryable failures until written,
+   * as the buffered and spool acknowledgement modes do).
    */
-  send (records: readonly OutgoingRecord[]): Promise<DeliveryOutcome[]> {
+  send (records: readonly OutgoingRecord[], deadlineMs: number = this.opts.recordDeadlineMs): Promise<DeliveryOutcome[]> {
     if (records.length === 0) return Promise.resolve([])
     let bytes = 0
     for (const r of records) bytes += r.size
-    if (this.heldBytes + bytes > this.opts.maxBufferedBytes && this.heldBytes > 0) {
+    if (this.heldRecords > 0 && (this.heldBytes + bytes > this.opts.maxBufferedBytes ||
+        this.heldRecords + records.length > (this.opts.maxBufferedRecords ?? Number.POSITIVE_INFINITY))) {
       throw new BufferFullError(this.stream)
     }
+    this.heldRecords += records.length
     return new Promise((resolve) => {
       const ticket = new Ticket(records.length, resolve)
-      const deadline = this.now() + this.opts.recordDeadlineMs
+      const deadline = this.now() + deadlineMs
       for (let i = 0; i < records.length; i++) {
         this.queue.push({ record: records[i] as OutgoingRecord, ticket, slot: i, deadline, attempts: 0 })
       }
@@ -143,18 +170,25 @@ export class StreamProducer {
   }
 
   private isIdle (): boolean {
-    return this.queue.length === 0 && this.inFlight === 0 && this.retriesWaiting === 0
+    return this.queuedRecords === 0 && this.inFlight === 0 && this.retriesWaiting === 0
   }
 
   private pump (force: boolean): void {
     const { maxInFlight } = this.opts
-    while (this.inFlight < maxInFlight && this.queue.length > 0) {
-      const full = this.queue.length >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
+    while (this.inFlight < maxInFlight && this.queuedRecords > 0) {
+      const full = this.queuedRecords >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
       if (!full && !force && !this.draining) break
       const batch = this.takeBatch()
-      if (batch.length > 0) this.sendBatch(batch).catch(this.onBug)
+      if (batch.length > 0) {
+        this.sendBatch(batch).catch(this.onBug)
+      } else if (this.paced) {
+        // Every shard with queued records is at its limit: try again when they have room.
+        this.paceTimer ??= setTimeout(this.onPace, this.opts.pacer?.retryInMs() ?? 1)
+        break
+      }
     }
-    if (this.queue.length > 0 && this.lingerTimer === undefined && this.inFlight < maxInFlight) {
+    // While held back by pacing, the pacing timer (not the linger) decides when to look again.
+    if (this.queuedRecords > 0 && this.lingerTimer === undefined && this.paceTimer === undefined && this.inFlight < maxInFlight) {
       this.lingerTimer = setTimeout(this.onLinger, this.opts.lingerMs)
     }
     if (this.isIdle()) this.notifyIdle()
@@ -163,6 +197,11 @@ export class StreamProducer {
   /** sendBatch settles every record itself; reaching this is a bug, which must not pass silently. */
   private readonly onBug = (err: unknown): void => {
     process.emitWarning(`kinesis-gateway producer for ${this.stream}: ${String(err)}`)
+  }
+
+  private readonly onPace = (): void => {
+    this.paceTimer = undefined
+    this.pump(true)
   }
 
   private readonly onLinger = (): void => {
@@ -178,18 +217,30 @@ export class StreamProducer {
     let end = 0
     const expired: QueuedRecord[] = []
     const batch: QueuedRecord[] = []
-    for (; end < this.queue.length && count < KINESIS_MAX_RECORDS_PER_PUT; end++) {
-      const q = this.queue[end] as QueuedRecord
+    const held: QueuedRecord[] = []
+    const pacer = this.opts.pacer
+    const source = this.retryQueue.length > 0 ? this.retryQueue : this.queue
+    // Held-back records are scanned past, but only so far: a hot shard must not make every
+    // batch walk the whole queue.
+    for (; end < source.length && count < KINESIS_MAX_RECORDS_PER_PUT && held.length < KINESIS_MAX_RECORDS_PER_PUT; end++) {
+      const q = source[end] as QueuedRecord
       if (q.deadline <= now) {
         expired.push(q)
         continue
       }
       if (bytes + q.record.size > KINESIS_MAX_BYTES_PER_PUT) break
+      if (pacer !== undefined && !pacer.admit(q.record)) {
+        held.push(q)
+        continue
+      }
       bytes += q.record.size
       count++
       batch.push(q)
     }
-    this.queue.splice(0, end)
+    source.splice(0, end)
+    // Held-back records keep their place at the front.
+    if (held.length > 0) source.unshift(...held)
+    this.paced = held.length > 0
     let taken = 0
     for (const q of batch) taken += q.record.size
     for (const q of expired) taken += q.record.size
@@ -227,6 +278,7 @@ export class StreamProducer {
           }
         } else {
           this.heldBytes -= q.record.size
+          this.heldRecords--
           q.ticket.settle(q.slot, { ok: true, shardId: entry.ShardId ?? '', sequenceNumber: entry.SequenceNumber ?? '' })
         }
       }
@@ -263,7 +315,7 @@ export class StreamProducer {
       let bytes = 0
       for (const q of keep) bytes += q.record.size
       // Retried records go first: they are the oldest.
-      this.queue = keep.concat(this.queue)
+      for (const q of keep) this.retryQueue.push(q)
       this.queuedBytes += bytes
       this.pump(true)
     }, delay)
@@ -274,6 +326,7 @@ export class StreamProducer {
     const outcome: DeliveryOutcome = { ok: false, errorCode, errorMessage }
     for (const q of records) {
       this.heldBytes -= q.record.size
+      this.heldRecords--
       q.ticket.settle(q.slot, outcome)
     }
   }

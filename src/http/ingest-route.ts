@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import { KINESIS_MAX_RECORD_BYTES } from '../config/limits.js'
+import type { AckDispatcher } from '../delivery/ack-modes.js'
 import { partitionKeyFor } from '../delivery/partition-key.js'
+import { SpoolFullError } from '../delivery/spool/spool-writer.js'
 import { encodeRecord, envelopeMiddle } from '../delivery/record-encoder.js'
 import { BufferFullError, type DeliveryOutcome, type OutgoingRecord } from '../delivery/stream-producer.js'
 import { collectEventErrors } from '../validation/schema-registry.js'
@@ -38,13 +40,26 @@ const acceptedSchema = {
 
 interface AcceptedEvent { id: string, shardId: string, sequenceNumber: string }
 
+/** ack: buffered | spool answer 202 before Kinesis has the events: ids only. */
+const queuedSchema = {
+  type: 'object',
+  required: ['accepted', 'ack', 'events'],
+  properties: {
+    accepted: { type: 'integer' },
+    ack: { enum: ['buffered', 'spool'] },
+    events: { type: 'array', items: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } }
+  }
+} as const
+
+interface QueuedAnswer { accepted: number, ack: 'buffered' | 'spool', events: Array<{ id: string }> }
+
 /** POST /v1/:channel — validate, encode and deliver one event, a JSON array of events, or NDJSON. */
-export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry): void {
+export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher): void {
   registerBodyParsers(app)
   app.decorateRequest('channel', null)
 
   app.post<{ Params: { channel: string } }>('/v1/:channel', {
-    schema: { response: { 200: acceptedSchema } },
+    schema: { response: { 200: acceptedSchema, 202: queuedSchema } },
     // Unknown channels are refused before a byte of the body is read.
     preParsing: async (request, _reply, payload) => {
       const name = request.params.channel
@@ -55,10 +70,10 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry): 
       request.channel = channel
       return decodeContentEncoding(request, payload)
     }
-  }, handleIngest)
+  }, (request, reply) => handleIngest(request, reply, acks))
 }
 
-async function handleIngest (request: FastifyRequest, reply: FastifyReply): Promise<{ accepted: number, events: AcceptedEvent[] }> {
+async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher): Promise<{ accepted: number, events: AcceptedEvent[] } | QueuedAnswer> {
   const channel = request.channel as Channel
   request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, channel)
@@ -110,8 +125,18 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply): Prom
 
   let outcomes: DeliveryOutcome[]
   try {
-    outcomes = await channel.producer.send(records)
+    const ack = await acks.accept(config.ack, channel.producer, records)
+    if (ack.mode !== 'delivered') {
+      request.eventsWritten = count
+      void reply.code(202)
+      return { accepted: count, ack: ack.mode, events: ids.map((id) => ({ id })) }
+    }
+    outcomes = ack.outcomes
   } catch (err) {
+    if (err instanceof SpoolFullError) {
+      throw new GatewayError('GW_ERR_SPOOL_FULL', 'The gateway is saturated: its disk spool for this stream is full. Retry later; nothing was written',
+        { retryAfterSeconds: RETRY_AFTER_SECONDS })
+    }
     if (err instanceof BufferFullError) {
       throw new GatewayError('GW_ERR_UNAVAILABLE', 'The gateway is saturated: its send buffer for this stream is full. Retry later; nothing was written',
         { retryAfterSeconds: RETRY_AFTER_SECONDS })

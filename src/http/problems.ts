@@ -32,6 +32,7 @@ export const PROBLEMS = {
   GW_ERR_URL_TOO_LONG: { status: 414, title: 'URL too long' },
   GW_ERR_NOT_DELIVERED: { status: 503, title: 'Some events were not written to Kinesis' },
   GW_ERR_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  GW_ERR_SPOOL_FULL: { status: 503, title: 'Disk spool full' },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' }
 } as const
 

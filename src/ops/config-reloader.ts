@@ -38,6 +38,8 @@ export interface ConfigReloaderOptions {
   readonly metrics: GatewayMetrics
   readonly log: FastifyBaseLogger
   readonly debounceMs: number
+  /** Extra checks of a new configuration (e.g. what only a restart can set up); returns problems. */
+  readonly check?: (next: GatewayConfig) => string[]
 }
 
 /** Sections that are read once at start: a change is reported and waits for a restart. */
@@ -193,6 +195,7 @@ export class ConfigReloader {
     } catch (err) {
       problems.push(...problemsOf(err))
     }
+    problems.push(...(this.opts.check?.(next) ?? []))
     problems.push(...await this.checkNewStreams(next))
     if (problems.length > 0 || compiled === undefined) return { problems }
 

@@ -75,6 +75,7 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     record: 'envelope',
     maxEventsPerRequest: DEFAULTS.maxEventsPerRequest,
     aggregate: null,
+    ack: 'delivered',
     access: 'open',
     corsOrigins: [],
     beacon: false
