@@ -30,13 +30,20 @@ COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
 COPY kinesis-gateway.yaml openapi.yaml ./
 # Files stay owned by root and read-only to the process; it runs as the image's unprivileged "node" user.
+# The one writable place: the disk spool of channels with `ack: spool` (spool.dir, default spool-data
+# beside the configuration file). Mount a volume there so acknowledged events survive the container.
+RUN mkdir -p /app/spool-data && chown node:node /app/spool-data
+VOLUME ["/app/spool-data"]
 USER node
 EXPOSE 8080
 # Slim images have no curl: probe /healthz with node itself (global fetch).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself; the gateway handles it (close-with-grace):
-# stop accepting, finish in-flight requests, flush buffered records, exit. Give it time to drain:
-# docker stop -t 20 / terminationGracePeriodSeconds >= delivery.recordDeadlineMs + 5 s.
+# /readyz turns 503, serve for shutdown.graceMs, stop accepting, finish in-flight requests, flush
+# buffered records within shutdown.deadlineMs, exit. Give it time: docker stop -t /
+# terminationGracePeriodSeconds >= shutdown.graceMs + shutdown.deadlineMs + 5 s (defaults: 20 s).
+# WORKERS defaults to one per CPU the kernel reports in production; in a CPU-limited container set
+# WORKERS to the CPUs it is given.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/server.js"]

@@ -38,7 +38,13 @@ const RETRYABLE_CALL_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET'
+  'UND_ERR_SOCKET',
+  // Credentials that could not be loaded (instance metadata hiccup) or expired temporary ones
+  // (the SDK refreshes them): transient, and a buffered record must not be dropped for them.
+  'CredentialsProviderError',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'RequestExpired'
 ])
 
 /** Network faults where the request may have reached Kinesis before the answer was lost. */
