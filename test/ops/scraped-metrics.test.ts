@@ -224,3 +224,38 @@ t.test('per-shard load from shard pacing agrees with the PutRecords results', as
   t.equal(metricValue(m, P + 'shard_paced_bytes_total', { stream }), metricValue(m, P + 'put_payload_bytes_total', { stream }))
   t.ok(metricValue(m, P + 'shard_held_back_total', { stream }) > 0, '60 records over two shards of 20/s: some were held back')
 })
+
+t.test('spool depth after a restart counts what the previous process left on disk', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kgw-metrics-spool-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const stream = uniqueStream()
+  const opts = {
+    endpoint: kinesis.endpoint,
+    channels: { spooled: { stream, ack: 'spool' } },
+    extra: { spool: { dir, checkpointIntervalMs: 50 }, shutdown: { deadlineMs: 100 } }
+  }
+  // First process: Kinesis never answers, so the records stay in the spool when it stops.
+  const first = realSender(t)
+  first.hold(stream)
+  const a = await startGateway(t, { ...opts, build: { send: first.send } })
+  t.equal((await post(`${a.url}/v1/spooled`, JSON.stringify([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]))).status, 202)
+  const left = metricValue(await scrape(`${a.url}/metrics`), P + 'spool_unshipped_bytes', { stream })
+  t.ok(left > 0, 'records left in the spool')
+  await a.app.close()
+
+  // Second process on the same folder, Kinesis held back at first: the backlog is counted at once.
+  const second = realSender(t)
+  const release = second.hold(stream)
+  const b = await startGateway(t, { ...opts, build: { send: second.send } })
+  const m = await scrape(`${b.url}/metrics`)
+  t.equal(metricValue(m, P + 'spool_unshipped_bytes', { stream }), left, 'the same depth as before the restart')
+  t.equal(metricValue(m, P + 'spool_records_appended_total', { stream }), 0, 'nothing appended by this process')
+  t.equal(metricValue(m, P + 'spool_segments', { stream }), 2, 'the old segment and the new active one')
+  release()
+  await waitForRecords(reader, stream, 4)
+  const done = await scrapeUntil(`${b.url}/metrics`, (s) => metricValue(s, P + 'spool_records_shipped_total', { stream }) === 4)
+  t.equal(metricValue(done, P + 'spool_records_shipped_total', { stream }), 4)
+  t.equal(metricValue(done, P + 'spool_unshipped_bytes', { stream }), 0)
+  const cleaned = await scrapeUntil(`${b.url}/metrics`, (s) => metricValue(s, P + 'spool_segments', { stream }) === 1)
+  t.equal(metricValue(cleaned, P + 'spool_segments', { stream }), 1, 'the shipped segment is deleted after the checkpoint')
+})
