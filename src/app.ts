@@ -25,6 +25,7 @@ import { ConfigReloader, type ReloadResult } from './ops/config-reloader.js'
 import { loggerOptions } from './ops/logger.js'
 import { GatewayMetrics } from './ops/metrics.js'
 import { requestObserver } from './ops/request-observer.js'
+import { registerScrapedMetrics } from './ops/scraped-metrics.js'
 import { packageVersion } from './ops/version.js'
 
 export interface BuildOptions {
@@ -128,7 +129,10 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     const ackDispatcher = acks = await AckDispatcher.create(spooled, config.spool, pool, {
       corruptTail: (stream, segment, offset, reason) => log.error({ stream, segment, offset, reason }, 'spool: corrupt or torn record; rest of the segment skipped'),
       hardFailure: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'spool: Kinesis refused records; they stay spooled and are retried'),
-      bufferedLost: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')
+      bufferedLost: (stream, count, errorCode, message) => {
+        metrics.recordsLostFor(stream, 'buffered', count, errorCode)
+        log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')
+      }
     })
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
       (err) => log.warn({ err }, 'stream readiness check failed'))
@@ -174,6 +178,18 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setNotFoundHandler(notFoundHandler)
     healthRoutes(app, readiness)
     await registerFrontDoor(app, config, registry)
+    const frontDoor = app.frontDoor
+    const spooledStreams = [...new Set(spooled)]
+    registerScrapedMetrics(metrics.registry, {
+      sharedState: frontDoor.sharedState,
+      redisFallbacks: frontDoor.redisFallbacks,
+      spools: () => spooledStreams.flatMap((s) => {
+        const stats = ackDispatcher.spoolOf(s)?.stats()
+        return stats === undefined ? [] : [[s, stats] as const]
+      }),
+      shardLoad: () => shards.load(),
+      draining: () => readiness.report().draining
+    })
     ingestRoutes(app, registry, ackDispatcher)
     validateRoute(app, registry)
     frontDoorRoutes(app)

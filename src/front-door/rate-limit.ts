@@ -10,6 +10,8 @@ type Check = ReturnType<FastifyInstance['createRateLimit']>
 interface Limiter {
   readonly check: Check
   readonly what: string
+  /** Which limit this is, for the throttled-requests metric. */
+  readonly scope: 'api_key' | 'channel' | 'gateway'
 }
 
 /**
@@ -25,7 +27,8 @@ export class Throttle {
   private readonly keys = new Map<string, Limiter>()
 
   private constructor (app: FastifyInstance, global: RateLimit, channels: Iterable<ChannelConfig>, keys: readonly ApiKeyConfig[]) {
-    const make = (bucket: string, limit: RateLimit, what: string): Limiter => ({
+    const make = (bucket: string, limit: RateLimit, what: string, scope: Limiter['scope']): Limiter => ({
+      scope,
       what: `${what} (${limit.perSecond} requests/s, burst ${limit.burst})`,
       check: app.createRateLimit({
         max: limit.burst,
@@ -34,12 +37,12 @@ export class Throttle {
         keyGenerator: () => bucket
       })
     })
-    this.global = make('global', global, 'the gateway-wide rate limit')
+    this.global = make('global', global, 'the gateway-wide rate limit', 'gateway')
     for (const ch of channels) {
-      if (ch.rateLimit !== undefined) this.channels.set(ch.name, make(`channel:${ch.name}`, ch.rateLimit, `the rate limit of channel ${ch.name}`))
+      if (ch.rateLimit !== undefined) this.channels.set(ch.name, make(`channel:${ch.name}`, ch.rateLimit, `the rate limit of channel ${ch.name}`, 'channel'))
     }
     for (const key of keys) {
-      if (key.rateLimit !== undefined) this.keys.set(key.id, make(`key:${key.id}`, key.rateLimit, `the rate limit of API key ${key.id}`))
+      if (key.rateLimit !== undefined) this.keys.set(key.id, make(`key:${key.id}`, key.rateLimit, `the rate limit of API key ${key.id}`, 'api_key'))
     }
   }
 
@@ -63,6 +66,7 @@ export class Throttle {
       if (r.isAllowed) continue
       if (r.isExceeded) {
         const retryAfter = Math.max(1, r.ttlInSeconds)
+        request.limitedBy = limiter.scope
         void reply.header('x-ratelimit-limit', r.max).header('x-ratelimit-remaining', 0).header('x-ratelimit-reset', retryAfter)
         throw new GatewayError('GW_ERR_RATE_LIMITED',
           `Too many requests: ${limiter.what} is exhausted. Retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter })

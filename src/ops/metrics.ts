@@ -16,10 +16,12 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 interface ChannelSeries {
   readonly accepted: Counter.Internal
   readonly ack: Histogram.Internal<'channel'>
-  readonly byStatus: Map<number, Counter.Internal>
+  readonly byStatus: Map<number | string, Counter.Internal>
   readonly rejectedRequests: Map<string, Counter.Internal>
   readonly rejectedEvents: Map<string, Counter.Internal>
-  readonly throttled: Counter.Internal
+  /** Throttled requests by reason (which limit refused them). */
+  readonly throttled: Map<string, Counter.Internal>
+  readonly replays: Counter.Internal
 }
 
 /** Series of one stream, created on the first batch of that stream. */
@@ -48,6 +50,20 @@ export interface RequestFacts {
   readonly written: number
   /** Milliseconds from receipt to the answer. */
   readonly elapsedMs: number
+  /** Which limit refused a 429 (set by the front door), else null. */
+  readonly limitedBy?: string | null
+  /** The answer is a replay of a stored Idempotency-Key answer (nothing was written). */
+  readonly replayed?: boolean
+}
+
+/** The route whose answers are acknowledgements (dry runs and replays are not). */
+const INGEST_ROUTE = '/v1/:channel'
+
+/** Reason label of a throttled request, from its GW_ERR_* code and the limit that refused it. */
+function throttleReason (errorCode: string | null, limitedBy: string | null | undefined): string | undefined {
+  if (errorCode === 'GW_ERR_RATE_LIMITED') return `${limitedBy ?? 'gateway'}_rate_limit`
+  if (errorCode === 'GW_ERR_QUOTA_EXCEEDED') return 'daily_quota'
+  return undefined
 }
 
 /**
@@ -68,7 +84,9 @@ export class GatewayMetrics {
   private readonly eventsAccepted: Counter<'channel'>
   private readonly eventsRejected: Counter<'channel' | 'reason'>
   private readonly requestsRejected: Counter<'channel' | 'reason'>
-  private readonly requestsThrottled: Counter<'channel'>
+  private readonly requestsThrottled: Counter<'channel' | 'reason'>
+  private readonly idempotentReplays: Counter<'channel'>
+  private readonly recordsLost: Counter<'stream' | 'mode' | 'error_code'>
   private readonly ackSeconds: Histogram<'channel'>
   private readonly recordsSent: Counter<'stream'>
   private readonly recordsFailed: Counter<'stream' | 'error_code'>
@@ -94,7 +112,9 @@ export class GatewayMetrics {
     this.eventsAccepted = new Counter({ name: p + 'events_accepted_total', help: 'Events written to Kinesis and acknowledged (or reported written in a partial failure)', labelNames: ['channel'], registers })
     this.eventsRejected = new Counter({ name: p + 'events_rejected_total', help: 'Events of parsed requests that were refused or not written, by GW_ERR_* reason', labelNames: ['channel', 'reason'], registers })
     this.requestsRejected = new Counter({ name: p + 'requests_rejected_total', help: 'Requests answered with an error, by GW_ERR_* reason (includes bodies that never parsed)', labelNames: ['channel', 'reason'], registers })
-    this.requestsThrottled = new Counter({ name: p + 'requests_throttled_total', help: 'Requests refused by a rate limit', labelNames: ['channel'], registers })
+    this.requestsThrottled = new Counter({ name: p + 'requests_throttled_total', help: 'Requests refused with 429 by a rate limit or a daily quota, by reason (api_key_rate_limit, channel_rate_limit, gateway_rate_limit, daily_quota)', labelNames: ['channel', 'reason'], registers })
+    this.idempotentReplays = new Counter({ name: p + 'idempotent_replays_total', help: 'Requests answered with the stored answer of their Idempotency-Key (nothing written)', labelNames: ['channel'], registers })
+    this.recordsLost = new Counter({ name: p + 'records_lost_total', help: 'Acknowledged records (ack: buffered) that Kinesis refused for good: lost', labelNames: ['stream', 'mode', 'error_code'], registers })
     this.ackSeconds = new Histogram({ name: p + 'ack_duration_seconds', help: 'Time from receipt of an ingest request to its answer', labelNames: ['channel'], buckets: LATENCY_BUCKETS, registers })
     this.recordsSent = new Counter({ name: p + 'records_sent_total', help: 'Records Kinesis accepted (PutRecords entries without an ErrorCode)', labelNames: ['stream'], registers })
     this.recordsFailed = new Counter({ name: p + 'records_failed_total', help: 'Records given up on (reported to the client as not written), by Kinesis error code', labelNames: ['stream', 'error_code'], registers })
@@ -145,26 +165,42 @@ export class GatewayMetrics {
       return
     }
     const series = this.channel(facts.channel)
-    let child = series.byStatus.get(status)
+    // Keyed by status on the ingest route, by route and status on the others (dry runs, preflights).
+    const key = facts.route === INGEST_ROUTE ? status : `${facts.route ?? 'unmatched'} ${status}`
+    let child = series.byStatus.get(key)
     if (child === undefined) {
       child = this.requests.labels({ route: facts.route ?? 'unmatched', channel: facts.channel, status: String(status) })
-      series.byStatus.set(status, child)
+      series.byStatus.set(key, child)
     }
     child.inc()
     if (facts.written > 0) series.accepted.inc(facts.written)
     if (status < 300) {
-      series.ack.observe(facts.elapsedMs / 1000)
+      if (facts.replayed === true) series.replays.inc()
+      else if (facts.route === INGEST_ROUTE) series.ack.observe(facts.elapsedMs / 1000)
     } else if (facts.errorCode !== null) {
       const reason = facts.errorCode
       counterFor(series.rejectedRequests, reason, () => this.requestsRejected.labels({ channel: facts.channel ?? '', reason })).inc()
+      if (status === 429) {
+        const why = throttleReason(reason, facts.limitedBy)
+        if (why !== undefined) this.throttled(facts.channel, why)
+      }
       const notWritten = facts.events - facts.written
       if (notWritten > 0) counterFor(series.rejectedEvents, reason, () => this.eventsRejected.labels({ channel: facts.channel ?? '', reason })).inc(notWritten)
     }
   }
 
-  /** A request refused by a rate limit ("" when the channel is not known yet). */
-  throttled (channel = ''): void {
-    (channel === '' ? this.requestsThrottled.labels({ channel }) : this.channel(channel).throttled).inc()
+  /** A request refused by a rate limit or quota ("" when the channel is not known yet). Called for every 429 by request(). */
+  throttled (channel = '', reason = 'gateway_rate_limit'): void {
+    if (channel === '') {
+      this.requestsThrottled.labels({ channel, reason }).inc()
+      return
+    }
+    counterFor(this.channel(channel).throttled, reason, () => this.requestsThrottled.labels({ channel, reason })).inc()
+  }
+
+  /** Buffered-mode records that were acknowledged and then refused by Kinesis for good. */
+  recordsLostFor (stream: string, mode: 'buffered', count: number, errorCode: string): void {
+    this.recordsLost.labels({ stream, mode, error_code: errorCode }).inc(count)
   }
 
   /** Hook point for per-shard load: records written to `shardId` of `stream`. */
@@ -247,7 +283,8 @@ export class GatewayMetrics {
         byStatus: new Map(),
         rejectedRequests: new Map(),
         rejectedEvents: new Map(),
-        throttled: this.requestsThrottled.labels({ channel: name })
+        throttled: new Map(),
+        replays: this.idempotentReplays.labels({ channel: name })
       }
       this.channels.set(name, series)
     }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { LoggingConfig } from '../config/types.js'
+import { REPLAYED_HEADER } from '../front-door/idempotency.js'
 import type { GatewayMetrics } from './metrics.js'
 
 declare module 'fastify' {
@@ -10,6 +11,8 @@ declare module 'fastify' {
     eventsWritten: number
     /** GW_ERR_* code of the problem answered, if any (set by error-handler.ts). */
     errorCode: string | null
+    /** Which limit refused the request with 429 ("api_key", "channel", "gateway"; set by the front door). */
+    limitedBy: string | null
   }
 }
 
@@ -23,6 +26,7 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
   app.decorateRequest('eventCount', 0)
   app.decorateRequest('eventsWritten', 0)
   app.decorateRequest('errorCode', null)
+  app.decorateRequest('limitedBy', null)
   const sampleRate = logging.successSampleRate
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -37,7 +41,9 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
       errorCode: request.errorCode,
       events: request.eventCount,
       written: request.eventsWritten,
-      elapsedMs: ms
+      elapsedMs: ms,
+      limitedBy: request.limitedBy,
+      replayed: status === 200 && reply.hasHeader(REPLAYED_HEADER)
     })
 
     const log = request.log

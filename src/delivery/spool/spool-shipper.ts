@@ -65,6 +65,8 @@ export class SpoolShipper {
   /** Sizes of segments fully read, waiting to be deleted once the checkpoint passes them. */
   private readonly finishedSegments = new Map<number, number>()
   private shippedRecords = 0
+  /** Bytes confirmed by Kinesis, plus bytes skipped after a torn or corrupt record. */
+  private doneBytes = 0
   private corrupt = 0
 
   constructor (opts: SpoolShipperOptions) {
@@ -81,6 +83,11 @@ export class SpoolShipper {
   /** Torn or corrupt records met (each ended its segment early). */
   get corruptTails (): number {
     return this.corrupt
+  }
+
+  /** Spool bytes shipped (or skipped as a torn tail) since start. */
+  get shippedBytes (): number {
+    return this.doneBytes
   }
 
   /** Bytes read from the spool and waiting for Kinesis. */
@@ -151,6 +158,7 @@ export class SpoolShipper {
         this.corrupt++
         this.opts.observer?.corruptTail?.(this.opts.stream, pos.segment, pos.offset + decoded.consumed, decoded.reason)
         if (sealed) {
+          this.doneBytes += limit - this.readPos.offset
           this.nextSegment(limit)
         } else {
           // Cannot happen with a healthy disk (the writer seals a segment after a failed write);
@@ -190,6 +198,7 @@ export class SpoolShipper {
     void this.deliver(records).then(() => {
       chunk.done = true
       this.inFlightBytes -= bytes
+      this.doneBytes += bytes
       this.shippedRecords += records.length
       this.advance()
       this.notify()

@@ -18,6 +18,8 @@ export interface SpoolWriterOptions {
   readonly firstSegment: number
   /** Bytes of segments already on disk (not yet shipped and deleted). */
   readonly diskBytes: number
+  /** Segment files already on disk. */
+  readonly diskSegments?: number
   readonly maxBytes: number
   readonly segmentBytes: number
   /** Called after each fsync with the durable end of the active segment. */
@@ -26,6 +28,7 @@ export interface SpoolWriterOptions {
 
 interface PendingAppend {
   readonly buf: Buffer
+  readonly records: number
   readonly resolve: () => void
   readonly reject: (err: unknown) => void
 }
@@ -48,11 +51,21 @@ export class SpoolWriter {
   private pending: PendingAppend[] = []
   private writing: Promise<void> | undefined
   private closed = false
+  private segments: number
+  /** Since start: records and bytes made durable (for metrics). */
+  committedRecords = 0
+  committedBytes = 0
 
   constructor (opts: SpoolWriterOptions) {
     this.opts = opts
     this.segmentId = opts.firstSegment - 1
     this.diskBytes = opts.diskBytes
+    this.segments = opts.diskSegments ?? 0
+  }
+
+  /** Segment files on disk (the active one included). */
+  get segmentFiles (): number {
+    return this.segments
   }
 
   /** The segment being written, and its durable length. */
@@ -75,7 +88,7 @@ export class SpoolWriter {
     if (this.diskBytes + this.pendingBytes + buf.length > this.opts.maxBytes) throw new SpoolFullError(this.opts.stream)
     this.pendingBytes += buf.length
     return new Promise((resolve, reject) => {
-      this.pending.push({ buf, resolve, reject })
+      this.pending.push({ buf, records: records.length, resolve, reject })
       this.writing ??= this.writeLoop().finally(() => { this.writing = undefined })
     })
   }
@@ -83,6 +96,7 @@ export class SpoolWriter {
   /** The shipper deleted a fully shipped segment of this many bytes. */
   release (bytes: number): void {
     this.diskBytes -= bytes
+    this.segments--
   }
 
   private async writeLoop (): Promise<void> {
@@ -100,6 +114,8 @@ export class SpoolWriter {
         this.segmentSize += bytes
         this.diskBytes += bytes
         this.pendingBytes -= bytes
+        this.committedBytes += bytes
+        for (const g of group) this.committedRecords += g.records
         this.opts.onCommit(this.segmentId, this.segmentSize)
         for (const g of group) g.resolve()
       } catch (err) {
@@ -119,6 +135,7 @@ export class SpoolWriter {
     this.segmentSize = 0
     // 'wx': a segment is only ever created, never appended to after a restart.
     this.fh = await open(segmentPath(this.opts.dir, this.segmentId), 'wx')
+    this.segments++
     await syncDir(this.opts.dir)
     this.opts.onCommit(this.segmentId, 0)
   }
