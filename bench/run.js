@@ -145,6 +145,7 @@ async function measure (kind, name, seconds = duration, samples) {
     await sleep(200)
     const before = await child.stats()
     const recordsBefore = kinesis.stats.records
+    const callsBefore = kinesis.stats.calls
     let sampler
     const rssSamples = []
     const heapSamples = []
@@ -162,6 +163,7 @@ async function measure (kind, name, seconds = duration, samples) {
     await sleep(100) // let the last PutRecords calls land
     const after = await child.stats()
     const delivered = kinesis.stats.records - recordsBefore
+    const calls = kinesis.stats.calls - callsBefore
     const elapsed = r.duration
     const ok = r['2xx']
     // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
@@ -174,7 +176,7 @@ async function measure (kind, name, seconds = duration, samples) {
       loadGenerator: generator,
       requestsPerSec: round(ok / elapsed),
       eventsPerSec: round(eventsPerSec),
-      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed) } : {}),
+      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed), recordsPerPutRecordsCall: calls > 0 ? round(delivered / calls, 1) : null } : {}),
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
       cpuSecondsPerMillionEvents: events > 0 ? round(cpuSeconds / events * 1e6, 2) : null,
