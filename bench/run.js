@@ -1,7 +1,7 @@
 // npm run bench: the gateway against a bare Fastify baseline, over loopback, in one run.
 //
 //   node bench/run.js [--duration 10] [--connections 64] [--only single,batch100,ndjson100,rate10k]
-//                     [--long] [--profile] [--label text] [--shards 1000] [--wrk]
+//                     [--long] [--profile [--profile-baseline]] [--label text] [--shards 1000] [--wrk]
 //   node bench/run.js --compare <old.json> <new.json>
 //
 // Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
@@ -74,7 +74,8 @@ const kinesis = await startFakeKinesis({ shards })
 
 async function startChild (kind, extraArgv = [], channel = undefined) {
   const script = here(kind === 'gateway' ? './gateway-child.js' : './baseline-child.js')
-  const execArgv = [...(profile && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles')] : []), ...extraArgv]
+  const profiled = profile && (kind === 'gateway' || flag('profile-baseline'))
+  const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...extraArgv]
   // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
   const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
   if (channel !== undefined) env.BENCH_CHANNEL_JSON = JSON.stringify({ ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...channel })
