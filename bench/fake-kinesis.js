@@ -2,12 +2,31 @@
 // protocol for the gateway to start (CreateStream, DescribeStreamSummary, ListShards) and takes
 // PutRecords, counting the records it receives. It does no signature checks and stores nothing,
 // so it costs far less CPU than kinesalite (~6.6k records/s here) and is not the bottleneck.
+// It reports `shards` open shards splitting the hash key space evenly: the gateway paces records
+// per shard (1,000 records/s and 1 MiB/s each, as Kinesis does), so a one-shard stream would cap
+// the benchmark at 1,000 events/s. Answers name the first shard for every record (not counted).
 import { createServer } from 'node:http'
 
 const SHARD = 'shardId-000000000000'
 const PARTITION_KEY = Buffer.from('"PartitionKey"')
+const HASH_SPACE = 2n ** 128n
 
-export async function startFakeKinesis () {
+function shardList (count) {
+  const shards = []
+  for (let i = 0; i < count; i++) {
+    const start = HASH_SPACE * BigInt(i) / BigInt(count)
+    const end = HASH_SPACE * BigInt(i + 1) / BigInt(count) - 1n
+    shards.push({
+      ShardId: `shardId-${String(i).padStart(12, '0')}`,
+      HashKeyRange: { StartingHashKey: String(start), EndingHashKey: String(end) },
+      SequenceNumberRange: { StartingSequenceNumber: '1' }
+    })
+  }
+  return shards
+}
+
+export async function startFakeKinesis ({ shards = 1 } = {}) {
+  const listShards = JSON.stringify({ Shards: shardList(shards) })
   const stats = { records: 0, calls: 0, bytes: 0 }
   let seq = 0
   const server = createServer((req, res) => {
@@ -42,19 +61,13 @@ export async function startFakeKinesis () {
             StreamCreationTimestamp: Math.floor(Date.now() / 1000),
             EnhancedMonitoring: [],
             EncryptionType: 'NONE',
-            OpenShardCount: 1
+            OpenShardCount: shards
           }
         })
       } else if (op === 'CreateStream') {
         out = '{}'
       } else if (op === 'ListShards') {
-        out = JSON.stringify({
-          Shards: [{
-            ShardId: SHARD,
-            HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
-            SequenceNumberRange: { StartingSequenceNumber: '1' }
-          }]
-        })
+        out = listShards
       } else {
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' })
         res.end(JSON.stringify({ __type: 'UnknownOperationException', message: `fake Kinesis does not implement ${op}` }))

@@ -1,7 +1,7 @@
 // npm run bench: the gateway against a bare Fastify baseline, over loopback, in one run.
 //
 //   node bench/run.js [--duration 10] [--connections 64] [--only single,batch100,ndjson100,rate10k]
-//                     [--long] [--profile] [--label text]
+//                     [--long] [--profile [--profile-baseline]] [--label text] [--shards 1000] [--wrk]
 //   node bench/run.js --compare <old.json> <new.json>
 //
 // Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
@@ -10,9 +10,10 @@
 // Every scenario starts fresh child processes (so CPU time and peak RSS are per scenario), warms
 // them up, then drives them with autocannon. Events delivered are counted at the fake Kinesis
 // endpoint, not from the HTTP answers. Results go to bench/results/<timestamp>-<sha>.json.
-import { execFileSync, fork } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { execFile, execFileSync, fork } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -38,8 +39,14 @@ const duration = Number(option('duration', process.env.BENCH_DURATION ?? 10))
 const connections = Number(option('connections', 256))
 const aggregated = /"aggregate"\s*:\s*(true|\{)/.test(process.env.BENCH_CHANNEL_JSON ?? '')
 const warmup = Math.min(3, Math.max(1, Math.round(duration / 4)))
-const only = option('only', 'single,batch100,ndjson100,rate10k').split(',')
+const only = option('only', 'single,batch100,ndjson100,rate10k,rate10k-buffered').split(',')
+// Fixed-rate scenarios with wrk (must be installed) instead of autocannon, which runs in this
+// process next to the fake endpoint and itself saturates near 10,000 req/s on a small machine.
+const useWrk = flag('wrk')
 const profile = flag('profile')
+// Open shards of the fake stream. The gateway paces each shard at Kinesis' 1,000 records/s, so the
+// stream must be as large as the load (a 1-shard stream caps every scenario at 1,000 events/s).
+const shards = Number(option('shards', process.env.BENCH_SHARDS ?? 1000))
 
 // Events as an analytics client sends them (~190 bytes each), valid against fixtures/click.json.
 function event (i) {
@@ -58,16 +65,20 @@ const SCENARIOS = {
   batch100: { body: JSON.stringify(batch), type: 'application/json', events: 100 },
   ndjson100: { body: batch.map((e) => JSON.stringify(e)).join('\n') + '\n', type: 'application/x-ndjson', events: 100 },
   // Latency at a fixed offered rate (issue 6: p99 < 20 ms at 10,000 req/s).
-  rate10k: { body: JSON.stringify(event(1)), type: 'application/json', events: 1, rate: 10_000 }
+  rate10k: { body: JSON.stringify(event(1)), type: 'application/json', events: 1, rate: 10_000 },
+  // The same in `buffered` acknowledgement mode (202 once the records are in the send buffer).
+  'rate10k-buffered': { body: JSON.stringify(event(1)), type: 'application/json', events: 1, rate: 10_000, channel: { ack: 'buffered' } }
 }
 
-const kinesis = await startFakeKinesis()
+const kinesis = await startFakeKinesis({ shards })
 
-async function startChild (kind, extraArgv = []) {
+async function startChild (kind, extraArgv = [], channel = undefined) {
   const script = here(kind === 'gateway' ? './gateway-child.js' : './baseline-child.js')
-  const execArgv = [...(profile && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles')] : []), ...extraArgv]
+  const profiled = profile && (kind === 'gateway' || flag('profile-baseline'))
+  const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...extraArgv]
   // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
   const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+  if (channel !== undefined) env.BENCH_CHANNEL_JSON = JSON.stringify({ ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...channel })
   const child = fork(script, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const address = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)))
@@ -86,7 +97,8 @@ async function startChild (kind, extraArgv = []) {
   return { address, stats, stop }
 }
 
-function load (url, scenario, seconds) {
+function load (url, scenario, seconds, generator = 'autocannon') {
+  if (generator === 'wrk') return loadWithWrk(url, scenario, seconds)
   const opts = {
     url: url + '/v1/bench',
     method: 'POST',
@@ -99,14 +111,42 @@ function load (url, scenario, seconds) {
   return autocannon(opts)
 }
 
+/** The same measurement with wrk at a fixed rate (bench/wrk-rate.lua), in autocannon's result shape. */
+async function loadWithWrk (url, scenario, seconds) {
+  const dir = mkdtempSync(join(tmpdir(), 'kg-bench-'))
+  const bodyFile = join(dir, 'body')
+  writeFileSync(bodyFile, scenario.body)
+  try {
+    const out = await new Promise((resolve, reject) => {
+      execFile('wrk', ['-t1', '-c128', `-d${seconds}s`, '--timeout', '10s', '-s', here('./wrk-rate.lua'), url + '/v1/bench', '--',
+        String(scenario.rate), scenario.type, bodyFile], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+    })
+    const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '))
+    if (line === undefined) throw new Error(`wrk printed no summary:\n${out}`)
+    const w = JSON.parse(line.slice('WRK_JSON '.length))
+    return {
+      duration: w.durationUs / 1e6,
+      '2xx': w.requests - w.statusErrors,
+      non2xx: w.statusErrors,
+      errors: w.socketErrors,
+      timeouts: w.timeouts,
+      latency: { p50: round(w.p50Us / 1000, 2), p99: round(w.p99Us / 1000, 2) }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function measure (kind, name, seconds = duration, samples) {
   const scenario = SCENARIOS[name]
-  const child = await startChild(kind, samples === undefined ? [] : ['--expose-gc'])
+  const child = await startChild(kind, samples === undefined ? [] : ['--expose-gc'], kind === 'gateway' ? scenario.channel : undefined)
+  const generator = useWrk && scenario.rate !== undefined ? 'wrk' : 'autocannon'
   try {
     await load(child.address, scenario, warmup)
     await sleep(200)
     const before = await child.stats()
     const recordsBefore = kinesis.stats.records
+    const callsBefore = kinesis.stats.calls
     let sampler
     const rssSamples = []
     const heapSamples = []
@@ -118,12 +158,13 @@ async function measure (kind, name, seconds = duration, samples) {
         heapSamples.push(round(s.heapUsed / 1048576, 1))
       }, samples)
     }
-    const r = await load(child.address, scenario, seconds)
+    const r = await load(child.address, scenario, seconds, generator)
     clearInterval(sampler)
     if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`(${kind}: ${r.non2xx} non-2xx answers, ${r.errors} errors) `)
     await sleep(100) // let the last PutRecords calls land
     const after = await child.stats()
     const delivered = kinesis.stats.records - recordsBefore
+    const calls = kinesis.stats.calls - callsBefore
     const elapsed = r.duration
     const ok = r['2xx']
     // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
@@ -133,9 +174,10 @@ async function measure (kind, name, seconds = duration, samples) {
     const eventsPerSec = events / elapsed
     const cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6
     return {
+      loadGenerator: generator,
       requestsPerSec: round(ok / elapsed),
       eventsPerSec: round(eventsPerSec),
-      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed) } : {}),
+      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed), recordsPerPutRecordsCall: calls > 0 ? round(delivered / calls, 1) : null } : {}),
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
       cpuSecondsPerMillionEvents: events > 0 ? round(cpuSeconds / events * 1e6, 2) : null,
@@ -164,7 +206,7 @@ for (const name of only) {
   for (const key of ['requestsPerSec', 'eventsPerSec', 'p50Ms', 'p99Ms', 'cpuSecondsPerMillionEvents', 'peakRssMiB']) {
     ratios[key] = ratio(gateway[key], baseline[key])
   }
-  results[name] = { offeredRate: SCENARIOS[name].rate ?? 'max', eventsPerRequest: SCENARIOS[name].events, baseline, gateway, ratios }
+  results[name] = { offeredRate: SCENARIOS[name].rate ?? 'max', eventsPerRequest: SCENARIOS[name].events, ack: SCENARIOS[name].channel?.ack ?? 'delivered', baseline, gateway, ratios }
   process.stdout.write('done\n')
 }
 if (flag('long')) {
@@ -191,7 +233,7 @@ const report = {
   git: sha,
   label: option('label', undefined),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version },
-  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
+  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, shards, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
   results
 }
 mkdirSync(here('./results'), { recursive: true })

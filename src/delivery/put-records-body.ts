@@ -18,7 +18,9 @@ export function putRecordsBody (stream: string, records: readonly OutgoingRecord
   let length = Buffer.byteLength(head) + 2 // ]}
   for (let i = 0; i < count; i++) {
     const r = records[i] as OutgoingRecord
-    const b64 = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('base64')
+    const d = r.data
+    // Record data is a Buffer already (record-encoder.ts): no second view per record.
+    const b64 = (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength)).toString('base64')
     const key = JSON.stringify(r.partitionKey)
     data[i] = b64
     keys[i] = key

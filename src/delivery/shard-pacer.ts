@@ -1,5 +1,5 @@
 import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis'
-import { hashKeyOf, ShardMap } from './shard-map.js'
+import { ShardMap } from './shard-map.js'
 import type { OutgoingRecord, RecordPacer } from './stream-producer.js'
 
 const PACING_TICK_MS = 20
@@ -109,7 +109,7 @@ export class ShardPacer implements RecordPacer {
 
   admit (record: OutgoingRecord): boolean {
     if (this.buckets.length === 0) return true
-    const i = this.map.indexOfHashKey(hashKeyOf(record.partitionKey))
+    const i = this.map.indexOfPartitionKey(record.partitionKey)
     const b = this.buckets[i]
     if (b === undefined) return true
     const now = this.now()

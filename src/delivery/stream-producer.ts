@@ -1,5 +1,6 @@
 import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
 import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../config/limits.js'
+import { RecordQueue } from './record-queue.js'
 import { classifyCallError, fullJitterDelay, isRetryableRecordError } from './retry-policy.js'
 
 /** One record ready for Kinesis. `size` is data plus partition key bytes, as Kinesis counts them. */
@@ -97,10 +98,10 @@ export class StreamProducer {
   readonly stream: string
   private readonly opts: StreamProducerOptions
   private readonly now: () => number
-  private queue: QueuedRecord[] = []
+  private readonly queue = new RecordQueue<QueuedRecord>()
   /** Records back from a failed attempt: sent before `queue` (they are older), kept apart so a
    * retry never copies the whole queue (which can hold 100,000 records during an outage). */
-  private retryQueue: QueuedRecord[] = []
+  private readonly retryQueue = new RecordQueue<QueuedRecord>()
   private queuedBytes = 0
   /** Bytes of every record not yet settled: queued, in flight and waiting to retry. */
   private heldBytes = 0
@@ -223,7 +224,7 @@ export class StreamProducer {
     // Held-back records are scanned past, but only so far: a hot shard must not make every
     // batch walk the whole queue.
     for (; end < source.length && count < KINESIS_MAX_RECORDS_PER_PUT && held.length < KINESIS_MAX_RECORDS_PER_PUT; end++) {
-      const q = source[end] as QueuedRecord
+      const q = source.at(end) as QueuedRecord
       if (q.deadline <= now) {
         expired.push(q)
         continue
@@ -237,9 +238,9 @@ export class StreamProducer {
       count++
       batch.push(q)
     }
-    source.splice(0, end)
+    source.dropFront(end)
     // Held-back records keep their place at the front.
-    if (held.length > 0) source.unshift(...held)
+    source.putBackFront(held)
     this.paced = held.length > 0
     let taken = 0
     for (const q of batch) taken += q.record.size

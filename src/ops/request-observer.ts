@@ -29,7 +29,18 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
   app.decorateRequest('limitedBy', null)
   const sampleRate = logging.successSampleRate
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Callback-style (nothing is awaited): no promise per request.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    try {
+      observe(request, reply)
+    } catch (err) {
+      done(err as Error) // Fastify logs it, as it did a rejected async hook
+      return
+    }
+    done()
+  })
+
+  function observe (request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode
     const ms = reply.elapsedTime
     const channel = request.channel?.config.name
@@ -61,7 +72,7 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
     }
     if (status >= 500) log.warn(line, 'request failed')
     else log.info(line, 'request')
-  })
+  }
 }
 
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])

@@ -1,0 +1,45 @@
+-- wrk script for the fixed-rate scenarios (bench/run.js --wrk): POSTs one body at a fixed
+-- offered rate per thread, and prints the summary as one JSON line for run.js to read.
+--   wrk -t1 -c128 -d10s -s bench/wrk-rate.lua <url> -- <requests/s per thread> <content-type> <body file>
+-- Plain wrk (4.x) has no rate option, so delay() keeps a schedule: request n of a thread is due
+-- at start + n / rate, and a connection that comes free waits until the next due time (or sends
+-- at once when the schedule is behind). Latency is measured by wrk from each request's send.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } kg_timespec;
+int clock_gettime(int clk_id, kg_timespec *tp);
+]]
+local ts = ffi.new("kg_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+local interval
+local due
+
+function init(args)
+  interval = 1000 / tonumber(args[1])
+  wrk.method = "POST"
+  wrk.headers["content-type"] = args[2]
+  local f = assert(io.open(args[3], "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+end
+
+function delay()
+  local t = now_ms()
+  if due == nil then due = t end
+  due = due + interval
+  local d = due - t
+  if d < 1 then return 0 end
+  return math.floor(d)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"durationUs":%d,"statusErrors":%d,"socketErrors":%d,"timeouts":%d,"p50Us":%d,"p99Us":%d,"maxUs":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
