@@ -14,7 +14,7 @@ const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/
 
 type Where = 'redis' | 'memory'
 
-/** The claim a request holds while it runs; completed (200) or released (anything else) in onSend. */
+/** The claim a request holds while it runs; completed (200/202) or released (anything else) in onSend. */
 interface Claim { readonly scope: string, readonly fingerprint: string, readonly where: Where }
 
 declare module 'fastify' {
@@ -23,7 +23,8 @@ declare module 'fastify' {
   }
 }
 
-type Stored = { state: 'pending', fingerprint: string } | { state: 'done', fingerprint: string, body: string }
+/** A completed answer keeps its status: 200 (delivered) or 202 (buffered and spool channels). */
+type Stored = { state: 'pending', fingerprint: string } | { state: 'done', fingerprint: string, body: string, status?: number }
 
 type ClaimResult = { kind: 'claimed', where: Where } | { kind: 'busy', stored: Stored | undefined }
 
@@ -98,7 +99,7 @@ export class Idempotency {
       throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS',
         'A request with this Idempotency-Key is still being processed; retry after it has been answered', { retryAfterSeconds: 1 })
     }
-    void reply.code(200).header(REPLAYED_HEADER, 'true').type('application/json; charset=utf-8').send(stored.body)
+    void reply.code(stored.status ?? 200).header(REPLAYED_HEADER, 'true').type('application/json; charset=utf-8').send(stored.body)
     return true
   }
 
@@ -122,13 +123,14 @@ export class Idempotency {
     return this.memory.get(scope, Date.now())?.state === 'done'
   }
 
-  /** onSend: keep a 200 answer for replays, free the key after anything else. */
+  /** onSend: keep a 200 or 202 answer (the events were taken) for replays, free the key after anything else. */
   async after (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<void> {
     const claim = request.idempotencyClaim
     if (claim === null) return
     request.idempotencyClaim = null
-    if (reply.statusCode === 200 && typeof payload === 'string') {
-      await this.store(claim, { state: 'done', fingerprint: claim.fingerprint, body: payload }, this.windowMs)
+    const status = reply.statusCode
+    if ((status === 200 || status === 202) && typeof payload === 'string') {
+      await this.store(claim, { state: 'done', fingerprint: claim.fingerprint, body: payload, status }, this.windowMs)
     } else {
       await this.release(claim)
     }

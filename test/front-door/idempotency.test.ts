@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { startGateway, post, uniqueStream, type RunningGateway } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
@@ -93,4 +96,28 @@ t.test('the key is scoped to the caller: two clients may use the same Idempotenc
   t.equal(r2.status, 200)
   t.equal(r2.headers.get('idempotent-replayed'), null, 'another client\'s key is its own')
   t.equal((await waitForRecords(reader, stream, 2)).length, 2)
+})
+
+t.test('buffered and spool channels: a retried 202 is replayed and writes nothing again', async (t) => {
+  const streams = { buffered: uniqueStream(), spool: uniqueStream() }
+  const spoolDir = join(tmpdir(), `kgw-idem-${randomUUID()}`)
+  t.teardown(async () => { await rm(spoolDir, { recursive: true, force: true }) })
+  const gw = await startGateway(t, {
+    endpoint: kinesis.endpoint,
+    channels: { quick: { stream: streams.buffered, ack: 'buffered' }, safe: { stream: streams.spool, ack: 'spool' } },
+    extra: { spool: { dir: spoolDir } }
+  })
+  for (const [channel, stream] of [['quick', streams.buffered], ['safe', streams.spool]] as const) {
+    const key = randomUUID()
+    const body = '[{"n":1},{"n":2},{"n":3}]'
+    const first = await post(`${gw.url}/v1/${channel}`, body, withKey(key))
+    t.equal(first.status, 202, `${channel}: taken`)
+    const again = await post(`${gw.url}/v1/${channel}`, body, withKey(key))
+    t.equal(again.status, 202, `${channel}: the replay keeps the status of the first answer`)
+    t.equal(again.headers.get('idempotent-replayed'), 'true')
+    t.same(again.json, first.json, `${channel}: same ids`)
+    const records = await waitForRecords(reader, stream, 3)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.equal((await readAllRecords(reader, stream)).length, 3, `${channel}: the retry wrote nothing (read back: ${records.length})`)
+  }
 })
