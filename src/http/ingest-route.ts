@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import { KINESIS_MAX_RECORD_BYTES } from '../config/limits.js'
+import type { ChannelConfig } from '../config/types.js'
 import type { AckDispatcher } from '../delivery/ack-modes.js'
 import { partitionKeyFor } from '../delivery/partition-key.js'
 import { SpoolFullError } from '../delivery/spool/spool-writer.js'
@@ -83,15 +84,7 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
   const count = events.length
   const ids = new Array<string>(count)
   const records = new Array<OutgoingRecord>(count)
-  const middle = config.record === 'envelope'
-    ? envelopeMiddle({
-      receivedAt: new Date().toISOString(),
-      channel: config.name,
-      sourceIp: request.ip,
-      userAgent: request.headers['user-agent'],
-      clientId: request.apiClient?.id
-    })
-    : ''
+  const middle = envelopeMiddleOf(request, config)
   let problems: EventError[] | undefined
   let tooLarge = false
   // The events' bytes in the body, copied into records instead of re-serialized (event-spans.ts).
@@ -144,6 +137,19 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
     throw err
   }
   return answer(ids, outcomes, reply)
+}
+
+/** The shared middle of this request's envelopes ("" for raw records): serialized once per request. */
+export function envelopeMiddleOf (request: FastifyRequest, config: ChannelConfig): string {
+  return config.record === 'envelope'
+    ? envelopeMiddle({
+      receivedAt: new Date().toISOString(),
+      channel: config.name,
+      sourceIp: request.ip,
+      userAgent: request.headers['user-agent'],
+      clientId: request.apiClient?.id
+    })
+    : ''
 }
 
 /** The events of a body: a single object, an array (JSON batch) or the lines of NDJSON. */

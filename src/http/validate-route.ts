@@ -3,9 +3,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import { KINESIS_MAX_RECORD_BYTES } from '../config/limits.js'
 import { partitionKeyFor } from '../delivery/partition-key.js'
-import { encodeEnvelope, encodeRaw, envelopeMiddle } from '../delivery/record-encoder.js'
+import { encodeEnvelope, encodeRaw } from '../delivery/record-encoder.js'
 import { collectEventErrors } from '../validation/schema-registry.js'
 import { decodeContentEncoding } from './body-parsers.js'
+import { envelopeMiddleOf } from './ingest-route.js'
 import { GatewayError, type EventError } from './problems.js'
 
 interface DryRunAnswer {
@@ -66,15 +67,7 @@ function dryRun (request: FastifyRequest, channel: Channel): DryRunAnswer {
     events = body
   } else events = [body]
 
-  const middle = config.record === 'envelope'
-    ? envelopeMiddle({
-      receivedAt: new Date().toISOString(),
-      channel: config.name,
-      sourceIp: request.ip,
-      userAgent: request.headers['user-agent'],
-      clientId: request.apiClient?.id
-    })
-    : ''
+  const middle = envelopeMiddleOf(request, config)
   const errors: EventError[] = []
   const failing = new Set<number>()
   for (let i = 0; i < events.length; i++) {
