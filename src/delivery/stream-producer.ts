@@ -295,7 +295,11 @@ export class StreamProducer {
       }
     } finally {
       this.inFlight--
-      this.pump(true)
+      // A client waits on records with a deadline (ack: delivered): what is queued goes at once.
+      // Nobody waits on the others (buffered, spool): a partial batch waits for the linger, so
+      // calls carry more records (measured: p99 at 10k req/s buffered 23 -> 18 ms, docs/performance.md).
+      const head = this.queue.at(0)
+      this.pump(head !== undefined && head.deadline !== Number.POSITIVE_INFINITY)
     }
   }
 

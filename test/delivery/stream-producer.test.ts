@@ -211,6 +211,31 @@ t.test('a partial batch waits for the linger, and records sent meanwhile join it
   t.ok(a.done() && b.done())
 }))
 
+t.test('when a call returns, records a client waits on go at once; buffered ones wait for the linger', withClock(async (t) => {
+  const sender = new FakeSender()
+  const p = producer(sender, { lingerMs: 50, maxInFlight: 1 })
+  // Fill the only in-flight slot, then queue more behind it.
+  const first = track(p.send([record(1)]))
+  await advance(50)
+  t.equal(sender.calls.length, 1)
+  const waited = track(p.send([record(2)]))
+  sender.calls[0]?.answer(sender.allOk(sender.calls[0]))
+  await settle()
+  t.equal(sender.calls.length, 2, 'a delivered record (a client is waiting) is sent as soon as the call returns')
+  t.same(sender.calls[1]?.ids, [2])
+  const buffered = track(p.send([record(3)], Number.POSITIVE_INFINITY))
+  sender.calls[1]?.answer(sender.allOk(sender.calls[1]))
+  await settle()
+  t.equal(sender.calls.length, 2, 'a buffered record nobody waits on is not sent alone right after the return')
+  const more = track(p.send([record(4)], Number.POSITIVE_INFINITY))
+  await advance(50)
+  t.equal(sender.calls.length, 3, 'it goes at the linger')
+  t.same(sender.calls[2]?.ids, [3, 4], 'with what arrived meanwhile: fuller calls')
+  sender.calls[2]?.answer(sender.allOk(sender.calls[2]))
+  await settle()
+  t.ok(first.done() && waited.done() && buffered.done() && more.done())
+}))
+
 t.test('maxInFlight bounds the PutRecords calls in flight', withClock(async (t) => {
   const sender = new FakeSender()
   const p = producer(sender, { maxInFlight: 2 })
