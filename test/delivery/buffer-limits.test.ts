@@ -2,22 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { startFaultyKinesis } from '../helpers/fault-proxy.js'
 import { post, startGateway, uniqueStream } from '../helpers/gateway.js'
-import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { audit, waitForAcked } from '../helpers/load.js'
-import { readAllRecords, testKinesisClient } from '../helpers/stream-reader.js'
+import { readAllRecords } from '../helpers/stream-reader.js'
 
 // Everything is bounded: while Kinesis is unreachable, a full buffer or spool answers 503 with
 // Retry-After (nothing written, nothing acknowledged), and what was acknowledged is delivered
 // once Kinesis is back.
 
-const kinesis = await startKinesalite()
-t.teardown(() => kinesis.close())
-const proxy = await startFaultProxy(kinesis.endpoint)
-t.teardown(() => proxy.close())
-const reader = testKinesisClient(kinesis.endpoint)
-t.teardown(() => reader.destroy())
+const { proxy, reader } = await startFaultyKinesis(t)
 
 /** Sends 20-event batches until the first refusal; returns the acknowledged ids and that refusal. */
 async function fillUp (url: string, prefix: string, maxRequests: number): Promise<{ acked: Set<string>, refusal: Awaited<ReturnType<typeof post>> | undefined }> {

@@ -1,16 +1,9 @@
 import t from 'tap'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { startFaultyKinesis } from '../helpers/fault-proxy.js'
 import { ALL_MODES, runScenario, type Scenario } from '../helpers/fault-scenario.js'
-import { startKinesalite } from '../helpers/kinesis-servers.js'
-import { testKinesisClient } from '../helpers/stream-reader.js'
 
 // Faults between the gateway and kinesalite; the 10 s outage is in fault-outage.test.ts.
-const kinesis = await startKinesalite()
-t.teardown(() => kinesis.close())
-const proxy = await startFaultProxy(kinesis.endpoint, { seed: 42 })
-t.teardown(() => proxy.close())
-const reader = testKinesisClient(kinesis.endpoint)
-t.teardown(() => reader.destroy())
+const { proxy, reader } = await startFaultyKinesis(t, { seed: 42 })
 
 const scenarios: Scenario[] = [
   { name: 'per-record ProvisionedThroughputExceededException (30% of records)', plan: { recordFailureRate: 0.3 }, modes: ALL_MODES },

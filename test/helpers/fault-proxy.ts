@@ -1,6 +1,10 @@
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import type { Teardown } from './gateway.js'
+import { startKinesalite, type KinesisServer } from './kinesis-servers.js'
+import { testKinesisClient } from './stream-reader.js'
 
 /**
  * A fault-injecting HTTP proxy in front of a Kinesis-API server (kinesalite, kinesis-local).
@@ -287,4 +291,22 @@ export async function startFaultProxy (upstream: string, options: { seed?: numbe
       agent.destroy()
     })
   }
+}
+
+/** kinesalite behind a fault proxy, and a client that reads kinesalite directly (past the faults). */
+export interface FaultyKinesis {
+  readonly kinesis: KinesisServer
+  readonly proxy: FaultProxy
+  readonly reader: KinesisClient
+}
+
+/** Starts the three a fault test needs; all are closed at the test's teardown. */
+export async function startFaultyKinesis (t: Teardown, options: { seed?: number } = {}): Promise<FaultyKinesis> {
+  const kinesis = await startKinesalite()
+  t.teardown(() => kinesis.close())
+  const proxy = await startFaultProxy(kinesis.endpoint, options)
+  t.teardown(() => proxy.close())
+  const reader = testKinesisClient(kinesis.endpoint)
+  t.teardown(() => reader.destroy())
+  return { kinesis, proxy, reader }
 }

@@ -5,22 +5,16 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { startChildGateway } from '../helpers/child-gateway.js'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { startFaultyKinesis } from '../helpers/fault-proxy.js'
 import { uniqueStream } from '../helpers/gateway.js'
-import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { audit, sendLoad, waitForAcked } from '../helpers/load.js'
-import { readAllRecords, testKinesisClient } from '../helpers/stream-reader.js'
+import { readAllRecords } from '../helpers/stream-reader.js'
 
 // SIGTERM under load, with a real gateway process: /readyz turns 503 at once, requests are still
 // served during the grace period, then the gateway flushes what it buffered and exits 0.
 // Kinesis answers slowly (proxy latency), so records are buffered when the signal arrives.
 
-const kinesis = await startKinesalite()
-t.teardown(() => kinesis.close())
-const proxy = await startFaultProxy(kinesis.endpoint)
-t.teardown(() => proxy.close())
-const reader = testKinesisClient(kinesis.endpoint)
-t.teardown(() => reader.destroy())
+const { proxy, reader } = await startFaultyKinesis(t)
 
 for (const ack of ['buffered', 'delivered'] as const) {
   t.test(`SIGTERM under load (ack: ${ack}): ready turns off, grace period served, nothing acknowledged lost, exit 0`, async (t) => {

@@ -5,21 +5,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { startChildGateway } from '../../helpers/child-gateway.js'
-import { startFaultProxy } from '../../helpers/fault-proxy.js'
+import { startFaultyKinesis } from '../../helpers/fault-proxy.js'
 import { uniqueStream } from '../../helpers/gateway.js'
-import { startKinesalite } from '../../helpers/kinesis-servers.js'
 import { audit, sendLoad, waitForAcked } from '../../helpers/load.js'
-import { readAllRecords, testKinesisClient } from '../../helpers/stream-reader.js'
+import { readAllRecords } from '../../helpers/stream-reader.js'
 
 // ack: spool survives kill -9: a real gateway process is killed under load while Kinesis is
 // unreachable (so the spool holds unshipped records), then restarted on the same spool folder.
 
-const kinesis = await startKinesalite()
-t.teardown(() => kinesis.close())
-const proxy = await startFaultProxy(kinesis.endpoint)
-t.teardown(() => proxy.close())
-const reader = testKinesisClient(kinesis.endpoint)
-t.teardown(() => reader.destroy())
+const { proxy, reader } = await startFaultyKinesis(t)
 
 t.test('kill -9 under load in spool mode, restart: every acknowledged event reaches the stream', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'kg-crash-'))
