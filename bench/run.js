@@ -2,6 +2,7 @@
 //
 //   node bench/run.js [--duration 10] [--connections 64] [--only single,batch100,ndjson100,rate10k]
 //                     [--long] [--profile [--profile-baseline]] [--label text] [--shards 1000] [--wrk]
+//                     [--floor] [--repeat 3]
 //   node bench/run.js --compare <old.json> <new.json>
 //
 // Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
@@ -47,6 +48,10 @@ const profile = flag('profile')
 // Open shards of the fake stream. The gateway paces each shard at Kinesis' 1,000 records/s, so the
 // stream must be as large as the load (a 1-shard stream caps every scenario at 1,000 events/s).
 const shards = Number(option('shards', process.env.BENCH_SHARDS ?? 1000))
+// A third server per scenario (bench/forward-child.js): bare Fastify that forwards every event to
+// the endpoint with plain PutRecords calls and nothing else, the floor of any delivering gateway.
+const floor = flag('floor')
+const repeat = Math.max(1, Number(option('repeat', 1)))
 
 // Events as an analytics client sends them (~190 bytes each), valid against fixtures/click.json.
 function event (i) {
@@ -73,9 +78,11 @@ const SCENARIOS = {
 const kinesis = await startFakeKinesis({ shards })
 
 async function startChild (kind, extraArgv = [], channel = undefined) {
-  const script = here(kind === 'gateway' ? './gateway-child.js' : './baseline-child.js')
+  const script = here({ gateway: './gateway-child.js', floor: './forward-child.js', baseline: './baseline-child.js' }[kind])
   const profiled = profile && (kind === 'gateway' || flag('profile-baseline'))
-  const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...extraArgv]
+  // BENCH_GATEWAY_NODE_ARGS: Node flags for the gateway only (e.g. "--max-semi-space-size=64").
+  const nodeArgs = kind === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') : []
+  const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...nodeArgs, ...extraArgv]
   // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
   const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
   if (channel !== undefined) env.BENCH_CHANNEL_JSON = JSON.stringify({ ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...channel })
@@ -169,7 +176,7 @@ async function measure (kind, name, seconds = duration, samples) {
     const ok = r['2xx']
     // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
     // each hold many events, so events are then the acknowledged ones (acks come after delivery).
-    const countAtEndpoint = kind === 'gateway' && !aggregated
+    const countAtEndpoint = (kind === 'gateway' && !aggregated) || kind === 'floor'
     const events = countAtEndpoint ? delivered : ok * scenario.events
     const eventsPerSec = events / elapsed
     const cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6
@@ -177,7 +184,7 @@ async function measure (kind, name, seconds = duration, samples) {
       loadGenerator: generator,
       requestsPerSec: round(ok / elapsed),
       eventsPerSec: round(eventsPerSec),
-      ...(kind === 'gateway' ? { kinesisRecordsPerSec: round(delivered / elapsed), recordsPerPutRecordsCall: calls > 0 ? round(delivered / calls, 1) : null } : {}),
+      ...(kind !== 'baseline' ? { kinesisRecordsPerSec: round(delivered / elapsed), recordsPerPutRecordsCall: calls > 0 ? round(delivered / calls, 1) : null } : {}),
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
       cpuSecondsPerMillionEvents: events > 0 ? round(cpuSeconds / events * 1e6, 2) : null,
@@ -195,19 +202,51 @@ async function measure (kind, name, seconds = duration, samples) {
 const round = (x, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
 const ratio = (a, b) => (a == null || b == null || b === 0 ? null : round(a / b, 2))
 
+const RATIO_KEYS = ['requestsPerSec', 'eventsPerSec', 'p50Ms', 'p99Ms', 'cpuSecondsPerMillionEvents', 'peakRssMiB']
+const ratiosOf = (a, b) => Object.fromEntries(RATIO_KEYS.map((key) => [key, ratio(a[key], b[key])]))
+const median = (values) => {
+  const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b)
+  if (v.length === 0) return null
+  return v.length % 2 === 1 ? v[(v.length - 1) / 2] : round((v[v.length / 2 - 1] + v[v.length / 2]) / 2, 2)
+}
+/** The median of every numeric field over rounds (other fields from the first round). */
+const medianOf = (rounds) => Object.fromEntries(Object.keys(rounds[0]).map((k) =>
+  [k, typeof rounds[0][k] === 'number' ? median(rounds.map((r) => r[k])) : rounds[0][k]]))
+
 const results = {}
 for (const name of only) {
   if (SCENARIOS[name] === undefined) throw new Error(`unknown scenario ${name}`)
-  process.stdout.write(`${name}: baseline... `)
-  const baseline = await measure('baseline', name)
-  process.stdout.write('gateway... ')
-  const gateway = await measure('gateway', name)
-  const ratios = {}
-  for (const key of ['requestsPerSec', 'eventsPerSec', 'p50Ms', 'p99Ms', 'cpuSecondsPerMillionEvents', 'peakRssMiB']) {
-    ratios[key] = ratio(gateway[key], baseline[key])
+  // With --repeat N the servers take turns N times; ratios are the medians of each round's own
+  // ratios, so a slower minute on a shared machine weighs on both sides of the same round.
+  const rounds = []
+  for (let i = 0; i < repeat; i++) {
+    const tag = repeat > 1 ? `[${i + 1}/${repeat}] ` : ''
+    process.stdout.write(`${name}: ${tag}baseline... `)
+    const baseline = await measure('baseline', name)
+    let forward
+    if (floor) {
+      process.stdout.write('floor... ')
+      forward = await measure('floor', name)
+    }
+    process.stdout.write('gateway... ')
+    const gateway = await measure('gateway', name)
+    rounds.push({ baseline, forward, gateway })
+    process.stdout.write('done\n')
   }
-  results[name] = { offeredRate: SCENARIOS[name].rate ?? 'max', eventsPerRequest: SCENARIOS[name].events, ack: SCENARIOS[name].channel?.ack ?? 'delivered', baseline, gateway, ratios }
-  process.stdout.write('done\n')
+  const pick = (who) => rounds.map((r) => r[who])
+  const medianRatios = (a, b) => Object.fromEntries(RATIO_KEYS.map((key) => [key, median(rounds.map((r) => ratiosOf(r[a], r[b])[key]))]))
+  results[name] = {
+    offeredRate: SCENARIOS[name].rate ?? 'max',
+    eventsPerRequest: SCENARIOS[name].events,
+    ack: SCENARIOS[name].channel?.ack ?? 'delivered',
+    ...(repeat > 1 ? { rounds: repeat } : {}),
+    baseline: repeat > 1 ? medianOf(pick('baseline')) : rounds[0].baseline,
+    ...(floor ? { floor: repeat > 1 ? medianOf(pick('forward')) : rounds[0].forward } : {}),
+    gateway: repeat > 1 ? medianOf(pick('gateway')) : rounds[0].gateway,
+    ratios: medianRatios('gateway', 'baseline'),
+    ...(floor ? { floorRatios: medianRatios('forward', 'baseline'), gatewayToFloor: medianRatios('gateway', 'forward') } : {}),
+    ...(repeat > 1 ? { ratiosPerRound: rounds.map((r) => ratiosOf(r.gateway, r.baseline)) } : {})
+  }
 }
 if (flag('long')) {
   const seconds = Number(option('long-duration', 60))
@@ -233,7 +272,7 @@ const report = {
   git: sha,
   label: option('label', undefined),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version },
-  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, shards, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
+  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, shards, repeat, floor, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
   results
 }
 mkdirSync(here('./results'), { recursive: true })
@@ -254,11 +293,12 @@ function gitSha () {
 }
 
 function printTable (rep) {
-  console.log(`\n${rep.at}  ${rep.git}  ${rep.machine.cpus} x ${rep.machine.cpuModel}  Node ${rep.machine.node}  ${rep.settings.durationSeconds} s/scenario`)
+  console.log(`\n${rep.at}  ${rep.git}  ${rep.machine.cpus} x ${rep.machine.cpuModel}  Node ${rep.machine.node}  ${rep.settings.durationSeconds} s/scenario` +
+    (rep.settings.repeat > 1 ? `, medians of ${rep.settings.repeat} rounds` : ''))
   const head = ['scenario', 'who', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU s/M ev', 'peak RSS MiB', 'non2xx']
   const rows = [head]
   for (const [name, r] of Object.entries(rep.results)) {
-    for (const who of ['baseline', 'gateway']) {
+    for (const who of ['baseline', 'floor', 'gateway']) {
       const m = r[who]
       if (m === undefined) continue
       rows.push([name + (r.offeredRate === 'max' ? '' : `@${r.offeredRate}`), who, m.requestsPerSec, m.eventsPerSec, m.p50Ms, m.p99Ms, m.cpuSecondsPerMillionEvents, m.peakRssMiB, m.non2xx])
@@ -266,6 +306,9 @@ function printTable (rep) {
     if (r.ratios !== undefined) {
       const q = r.ratios
       rows.push(['', 'ratio', q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
+    }
+    for (const [label, q] of [['floor/base', r.floorRatios], ['gw/floor', r.gatewayToFloor]]) {
+      if (q !== undefined) rows.push(['', label, q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
     }
     if (r.gateway?.rssSamplesMiB !== undefined) {
       console.log(`${name}: RSS MiB every 5 s: ${r.gateway.rssSamplesMiB.join(' ')}`)

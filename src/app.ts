@@ -69,7 +69,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
   }
 
   const adminClient = createKinesisClient(kinesis)
-  const producerClient = createKinesisClient(kinesis, { maxAttempts: 1 })
+  const producerClient = createKinesisClient(kinesis, { maxAttempts: 1, cacheMiddleware: true })
   const closeClients = (): void => {
     adminClient.destroy()
     producerClient.destroy()

@@ -1,8 +1,9 @@
 import { createHash, createHmac } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis'
 import { SignatureV4 } from '@smithy/signature-v4'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createKinesisClient } from '../../src/delivery/kinesis-client.js'
 import { kinesisSender } from '../../src/delivery/kinesis-sender.js'
 import { putRecordsBody } from '../../src/delivery/put-records-body.js'
@@ -49,16 +50,21 @@ class Sha256 {
   async digest (): Promise<Uint8Array> { return this.hash.digest() }
 }
 
-t.test('the SDK signs the bytes that are sent (an independent SigV4 signature matches)', async (t) => {
-  let seen: { headers: IncomingHttpHeaders, body: Buffer, url: string } | undefined
-  let answer = { status: 200, body: '{"FailedRecordCount":0,"Records":[{"ShardId":"shardId-000000000000","SequenceNumber":"1"},{"ShardId":"shardId-000000000000","SequenceNumber":"2"}]}' }
+interface SeenRequest { headers: IncomingHttpHeaders, body: Buffer, url: string }
+
+/** A Kinesis-API stand-in that records every request and answers what `answer` returns for it. */
+async function recordingEndpoint (t: Test, answer: (seen: SeenRequest) => { status: number, body: string }, cacheMiddleware = false):
+Promise<{ requests: SeenRequest[], port: number, client: KinesisClient }> {
+  const requests: SeenRequest[] = []
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      seen = { headers: req.headers, body: Buffer.concat(chunks), url: req.url ?? '/' }
-      res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1' })
-      res.end(answer.body)
+      const seen = { headers: req.headers, body: Buffer.concat(chunks), url: req.url ?? '/' }
+      requests.push(seen)
+      const a = answer(seen)
+      res.writeHead(a.status, { 'content-type': 'application/x-amz-json-1.1' })
+      res.end(a.body)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -75,12 +81,19 @@ t.test('the SDK signs the bytes that are sent (an independent SigV4 signature ma
     connectTimeoutMs: 1000,
     requestTimeoutMs: 2000,
     maxSockets: 2
-  }, { maxAttempts: 1 })
+  }, { maxAttempts: 1, cacheMiddleware })
   t.teardown(() => client.destroy())
+  return { requests, port, client }
+}
+
+t.test('the SDK signs the bytes that are sent (an independent SigV4 signature matches)', async (t) => {
+  let answer = { status: 200, body: '{"FailedRecordCount":0,"Records":[{"ShardId":"shardId-000000000000","SequenceNumber":"1"},{"ShardId":"shardId-000000000000","SequenceNumber":"2"}]}' }
+  const { requests, port, client } = await recordingEndpoint(t, () => answer)
 
   const records = [record('{"n":1}\n', 'a'), record('{"n":2}\n', 'b')]
   const entries = await kinesisSender(client)('s1', records)
   t.same(entries.map((e) => e.SequenceNumber), ['1', '2'], 'the SDK parses the answer')
+  const seen = requests[0]
   if (seen === undefined) throw new Error('no request reached the server')
   t.same(seen.body, putRecordsBody('s1', records), 'the body sent is the prebuilt one')
   t.equal(seen.headers['content-length'], String(seen.body.length))
@@ -115,6 +128,34 @@ t.test('the SDK signs the bytes that are sent (an independent SigV4 signature ma
     'error answers are still turned into the SDK\'s typed errors')
   answer = { status: 200, body: 'not json' }
   await t.rejects(kinesisSender(client)('s1', records), 'an answer that is not JSON is left to the SDK, which rejects it')
+})
+
+t.test('with the SDK\'s middleware cache on, every call still sends its own body and gets its own answer', async (t) => {
+  let sequence = 0
+  const { requests, client } = await recordingEndpoint(t, (seen) => {
+    const target = String(seen.headers['x-amz-target'])
+    if (!target.endsWith('.PutRecords')) return { status: 200, body: '{"Shards":[{"ShardId":"shardId-000000000000","HashKeyRange":{"StartingHashKey":"0","EndingHashKey":"9"}}]}' }
+    const count = (JSON.parse(seen.body.toString('utf8')) as { Records: unknown[] }).Records.length
+    const records = Array.from({ length: count }, () => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(++sequence) }))
+    return { status: 200, body: JSON.stringify({ FailedRecordCount: 0, Records: records }) }
+  }, true)
+  const send = kinesisSender(client)
+  const calls = [
+    [record('{"call":1}\n', 'a')],
+    [record('{"call":2}\n', 'b'), record('{"call":2,"n":2}\n', 'c')],
+    [record('{"call":3}\n', 'd'), record('{"call":3,"n":2}\n', 'e'), record('{"call":3,"n":3}\n', 'f')]
+  ]
+  // Concurrent calls share the one cached handler: each must keep its own body and answer.
+  const answers = await Promise.all(calls.map(async (records) => await send('s1', records)))
+  t.same(answers.map((a) => a.length), [1, 2, 3], 'each call gets the entries of its own answer')
+  t.same(requests.map((r) => r.body.toString('utf8')).sort(), calls.map((records) => putRecordsBody('s1', records).toString('utf8')).sort(),
+    'each request carried the body prebuilt for it')
+  const shards = await client.send(new ListShardsCommand({ StreamName: 's1' }))
+  t.equal(shards.Shards?.[0]?.ShardId, 'shardId-000000000000', 'other commands on the same client pass the middlewares untouched')
+  t.same(JSON.parse(requests.at(-1)?.body.toString('utf8') ?? ''), { StreamName: 's1' }, 'and are serialized by the SDK')
+  const again = await send('s1', [record('{"call":4}\n', 'g')])
+  t.equal(again.length, 1, 'a call after another command still uses the prebuilt body')
+  t.same(requests.at(-1)?.body, putRecordsBody('s1', [record('{"call":4}\n', 'g')]))
 })
 
 t.test('end to end through kinesalite: every record arrives intact', async (t) => {
