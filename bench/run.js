@@ -79,7 +79,7 @@ const kinesis = await startFakeKinesis({ shards })
 
 async function startChild (kind, extraArgv = [], channel = undefined) {
   const script = here({ gateway: './gateway-child.js', floor: './forward-child.js', baseline: './baseline-child.js' }[kind])
-  const profiled = profile && (kind === 'gateway' || flag('profile-baseline'))
+  const profiled = profile && (kind !== 'baseline' || flag('profile-baseline'))
   // BENCH_GATEWAY_NODE_ARGS: Node flags for the gateway only (e.g. "--max-semi-space-size=64").
   const nodeArgs = kind === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') : []
   const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...nodeArgs, ...extraArgv]
