@@ -1,8 +1,11 @@
 // One gateway process for the benchmark: the real built app (dist/), the real AWS SDK, talking to
 // the endpoint in KINESIS_ENDPOINT. It reports its port, CPU time and memory to the parent over IPC.
-import { fileURLToPath } from 'node:url'
-import { buildApp } from '../dist/app.js'
-import { parseConfig } from '../dist/config/load-config.js'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+// BENCH_GATEWAY_DIST: another build to measure (bench/run.js --against), e.g. a worktree's dist/.
+const dist = process.env.BENCH_GATEWAY_DIST === undefined ? new URL('../dist/', import.meta.url) : pathToFileURL(process.env.BENCH_GATEWAY_DIST + '/')
+const { buildApp } = await import(new URL('app.js', dist).href)
+const { parseConfig } = await import(new URL('config/load-config.js', dist).href)
 
 const file = fileURLToPath(new URL('./fixtures/bench.yaml', import.meta.url))
 const channel = { stream: 'bench', schema: 'click.json', ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}') }

@@ -2,7 +2,7 @@
 //
 //   node bench/run.js [--duration 10] [--connections 64] [--only single,batch100,ndjson100,rate10k]
 //                     [--long] [--profile [--profile-baseline]] [--label text] [--shards 1000] [--wrk]
-//                     [--floor] [--repeat 3]
+//                     [--floor] [--repeat 3] [--against <other checkout, built>]
 //   node bench/run.js --compare <old.json> <new.json>
 //
 // Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
@@ -52,6 +52,9 @@ const shards = Number(option('shards', process.env.BENCH_SHARDS ?? 1000))
 // the endpoint with plain PutRecords calls and nothing else, the floor of any delivering gateway.
 const floor = flag('floor')
 const repeat = Math.max(1, Number(option('repeat', 1)))
+// --against <dir>: a second gateway build (its dist/, e.g. a git worktree of an older commit)
+// measured in the same rounds, for an A/B comparison that machine drift affects on both sides.
+const against = option('against', undefined)
 
 // Events as an analytics client sends them (~190 bytes each), valid against fixtures/click.json.
 function event (i) {
@@ -78,13 +81,14 @@ const SCENARIOS = {
 const kinesis = await startFakeKinesis({ shards })
 
 async function startChild (kind, extraArgv = [], channel = undefined) {
-  const script = here({ gateway: './gateway-child.js', floor: './forward-child.js', baseline: './baseline-child.js' }[kind])
+  const script = here({ gateway: './gateway-child.js', against: './gateway-child.js', floor: './forward-child.js', baseline: './baseline-child.js' }[kind])
   const profiled = profile && (kind !== 'baseline' || flag('profile-baseline'))
   // BENCH_GATEWAY_NODE_ARGS: Node flags for the gateway only (e.g. "--max-semi-space-size=64").
   const nodeArgs = kind === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') : []
   const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...nodeArgs, ...extraArgv]
   // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
   const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+  if (kind === 'against') env.BENCH_GATEWAY_DIST = join(against, 'dist')
   if (channel !== undefined) env.BENCH_CHANNEL_JSON = JSON.stringify({ ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...channel })
   const child = fork(script, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const address = await new Promise((resolve, reject) => {
@@ -146,7 +150,7 @@ async function loadWithWrk (url, scenario, seconds) {
 
 async function measure (kind, name, seconds = duration, samples) {
   const scenario = SCENARIOS[name]
-  const child = await startChild(kind, samples === undefined ? [] : ['--expose-gc'], kind === 'gateway' ? scenario.channel : undefined)
+  const child = await startChild(kind, samples === undefined ? [] : ['--expose-gc'], kind === 'gateway' || kind === 'against' ? scenario.channel : undefined)
   const generator = useWrk && scenario.rate !== undefined ? 'wrk' : 'autocannon'
   try {
     await load(child.address, scenario, warmup)
@@ -176,7 +180,7 @@ async function measure (kind, name, seconds = duration, samples) {
     const ok = r['2xx']
     // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
     // each hold many events, so events are then the acknowledged ones (acks come after delivery).
-    const countAtEndpoint = (kind === 'gateway' && !aggregated) || kind === 'floor'
+    const countAtEndpoint = ((kind === 'gateway' || kind === 'against') && !aggregated) || kind === 'floor'
     const events = countAtEndpoint ? delivered : ok * scenario.events
     const eventsPerSec = events / elapsed
     const cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6
@@ -228,9 +232,14 @@ for (const name of only) {
       process.stdout.write('floor... ')
       forward = await measure('floor', name)
     }
+    let other
+    if (against !== undefined) {
+      process.stdout.write('against... ')
+      other = await measure('against', name)
+    }
     process.stdout.write('gateway... ')
     const gateway = await measure('gateway', name)
-    rounds.push({ baseline, forward, gateway })
+    rounds.push({ baseline, forward, other, gateway })
     process.stdout.write('done\n')
   }
   const pick = (who) => rounds.map((r) => r[who])
@@ -245,6 +254,7 @@ for (const name of only) {
     gateway: repeat > 1 ? medianOf(pick('gateway')) : rounds[0].gateway,
     ratios: medianRatios('gateway', 'baseline'),
     ...(floor ? { floorRatios: medianRatios('forward', 'baseline'), gatewayToFloor: medianRatios('gateway', 'forward') } : {}),
+    ...(against !== undefined ? { against: repeat > 1 ? medianOf(pick('other')) : rounds[0].other, gatewayToAgainst: medianRatios('gateway', 'other') } : {}),
     ...(repeat > 1 ? { ratiosPerRound: rounds.map((r) => ratiosOf(r.gateway, r.baseline)) } : {})
   }
 }
@@ -272,7 +282,7 @@ const report = {
   git: sha,
   label: option('label', undefined),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version },
-  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, shards, repeat, floor, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
+  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, shards, repeat, floor, against: against ?? null, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
   results
 }
 mkdirSync(here('./results'), { recursive: true })
@@ -298,7 +308,7 @@ function printTable (rep) {
   const head = ['scenario', 'who', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU s/M ev', 'peak RSS MiB', 'non2xx']
   const rows = [head]
   for (const [name, r] of Object.entries(rep.results)) {
-    for (const who of ['baseline', 'floor', 'gateway']) {
+    for (const who of ['baseline', 'floor', 'against', 'gateway']) {
       const m = r[who]
       if (m === undefined) continue
       rows.push([name + (r.offeredRate === 'max' ? '' : `@${r.offeredRate}`), who, m.requestsPerSec, m.eventsPerSec, m.p50Ms, m.p99Ms, m.cpuSecondsPerMillionEvents, m.peakRssMiB, m.non2xx])
@@ -307,7 +317,7 @@ function printTable (rep) {
       const q = r.ratios
       rows.push(['', 'ratio', q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
     }
-    for (const [label, q] of [['floor/base', r.floorRatios], ['gw/floor', r.gatewayToFloor]]) {
+    for (const [label, q] of [['floor/base', r.floorRatios], ['gw/floor', r.gatewayToFloor], ['gw/against', r.gatewayToAgainst]]) {
       if (q !== undefined) rows.push(['', label, q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
     }
     if (r.gateway?.rssSamplesMiB !== undefined) {
