@@ -88,7 +88,12 @@ async function startChild (kind, extraArgv = [], channel = undefined) {
   const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...nodeArgs, ...extraArgv]
   // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
   const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
-  if (kind === 'against') env.BENCH_GATEWAY_DIST = join(against, 'dist')
+  if (kind === 'against') {
+    env.BENCH_GATEWAY_DIST = join(against, 'dist')
+    // BENCH_AGAINST_ENV: extra environment for the --against gateway only (JSON object), e.g. to
+    // compare one build with itself under another setting.
+    Object.assign(env, JSON.parse(process.env.BENCH_AGAINST_ENV ?? '{}'))
+  }
   if (channel !== undefined) env.BENCH_CHANNEL_JSON = JSON.stringify({ ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...channel })
   const child = fork(script, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const address = await new Promise((resolve, reject) => {
