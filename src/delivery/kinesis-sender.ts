@@ -43,7 +43,7 @@ const installed = new WeakSet<KinesisClient>()
  *
  * Both middlewares sit on the client's stack, added once, and act only on inputs marked by this
  * sender. With the client's `cacheMiddleware` (kinesis-client.ts) the SDK then resolves the
- * middleware chain once per command class instead of on every call (profiled at ~8% of a call).
+ * middleware chain once per command class instead of on every call (profiled at ~6-7% of a call).
  */
 export function kinesisSender (client: KinesisClient): PutRecordsSender {
   installMiddlewares(client)
