@@ -1,22 +1,21 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { pino, type DestinationStream, type LoggerOptions } from 'pino'
 import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
 import type { GatewayConfig, KinesisConfig } from './config/types.js'
-import { AckDispatcher } from './delivery/ack-modes.js'
-import { createKinesisClient } from './delivery/kinesis-client.js'
-import { kinesisSender } from './delivery/kinesis-sender.js'
-import { ProducerPool } from './delivery/producer-pool.js'
-import { ShardPacers } from './delivery/shard-pacers.js'
-import type { PutRecordsSender } from './delivery/stream-producer.js'
+import type { AckDispatcher } from './delivery/ack-modes.js'
+import { createDeliveryCore, type DeliveryCore } from './delivery/delivery-core.js'
+import type { ProducerPool } from './delivery/producer-pool.js'
+import type { ShardPacers } from './delivery/shard-pacers.js'
+import type { PutRecordsSender } from './kinesis/sink.js'
 import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
 import { clientErrorHandler } from './http/client-error.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
 import { validateRoute } from './http/validate-route.js'
-import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
 import { drainWithin } from './ops/drain.js'
 import { Readiness } from './ops/readiness.js'
-import { ensureStreams } from './ops/stream-admin.js'
+import { ensureStreams } from './kinesis/stream-admin.js'
 import { loadConfig } from './config/load-config.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
@@ -61,44 +60,21 @@ declare module 'fastify' {
 
 /** Builds the whole gateway from a validated configuration. The caller listens (or injects). */
 export async function buildApp (config: GatewayConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
-  let embedded: EmbeddedKinesis | undefined
-  let kinesis = config.kinesis
-  if (kinesis.mode === 'embedded') {
-    embedded = await startEmbeddedKinesis(kinesis.embeddedPort)
-    kinesis = { ...kinesis, endpoint: embedded.endpoint }
-  }
-
-  const adminClient = createKinesisClient(kinesis)
-  const producerClient = createKinesisClient(kinesis, { maxAttempts: 1, cacheMiddleware: true })
-  const closeClients = (): void => {
-    adminClient.destroy()
-    producerClient.destroy()
-  }
+  // The logger exists before anything else, so the delivery core logs without Fastify.
+  const logger = createLogger(options.logger ?? loggerOptions(config.logLevel, config.logging).options)
+  const version = await packageVersion()
+  // Buffer gauges read the producers at scrape time (after the core below exists).
+  const metrics: GatewayMetrics = new GatewayMetrics({ version, producers: () => core.pool.all() })
+  const core: DeliveryCore = await createDeliveryCore(config, { log: logger, metrics, ...(options.send !== undefined ? { send: options.send } : {}) })
+  const { kinesis, admin: adminClient, pool, shards, acks: ackDispatcher } = core
   let app: FastifyInstance | undefined
-  let acks: AckDispatcher | undefined
   try {
-    const version = await packageVersion()
-    // Bound to the logger once Fastify exists.
-    let logShardError = (_stream: string, _err: unknown): void => {}
-    let logHardFailure = (_stream: string, _code: string, _message: string): void => {}
-    const shards = new ShardPacers(adminClient, config.delivery, (stream, err) => logShardError(stream, err))
-    // Buffer gauges read the producers at scrape time.
-    const metrics: GatewayMetrics = new GatewayMetrics({ version, producers: () => pool.all() })
-    const metered = metrics.producerObserver()
-    const pool: ProducerPool = new ProducerPool(metrics.meteredSender(options.send ?? kinesisSender(producerClient)), config.delivery, {
-      ...metered,
-      // Non-retryable failures (stream missing, access denied) fail fast and loudly.
-      callFailed: (stream, code, message, retryable) => {
-        metered.callFailed?.(stream, code, message, retryable)
-        if (!retryable) logHardFailure(stream, code, message)
-      }
-    }, (stream) => shards.forStream(stream))
     const table = await buildChannelTable(config, pool)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
     app = Fastify({
-      logger: withRedaction(options.logger ?? loggerOptions(config.logLevel, config.logging).options),
+      loggerInstance: logger,
       bodyLimit: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       connectionTimeout: config.server.connectionTimeoutMs,
@@ -122,18 +98,6 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       forceCloseConnections: 'idle'
     })
     const log = app.log
-    logShardError = (stream, err) => log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list')
-    logHardFailure = (stream, errorCode, message) => log.error({ stream, errorCode, message }, 'PutRecords failed with a non-retryable error')
-    // Spools are opened (and recovered after a crash) before the first request is served.
-    const spooled = [...config.channels.values()].filter((c) => c.ack === 'spool').map((c) => c.stream)
-    const ackDispatcher = acks = await AckDispatcher.create(spooled, config.spool, pool, {
-      corruptTail: (stream, segment, offset, reason) => log.error({ stream, segment, offset, reason }, 'spool: corrupt or torn record; rest of the segment skipped'),
-      hardFailure: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'spool: Kinesis refused records; they stay spooled and are retried'),
-      bufferedLost: (stream, count, errorCode, message) => {
-        metrics.recordsLostFor(stream, 'buffered', count, errorCode)
-        log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')
-      }
-    })
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
       (err) => log.warn({ err }, 'stream readiness check failed'))
     const reloader = new ConfigReloader({
@@ -179,9 +143,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setErrorHandler(errorHandler)
     app.setNotFoundHandler(notFoundHandler)
     healthRoutes(app, readiness)
-    await registerFrontDoor(app, config, registry)
+    const frontDoorHooks = await registerFrontDoor(app, config, registry)
     const frontDoor = app.frontDoor
-    const spooledStreams = [...new Set(spooled)]
+    const spooledStreams = core.spooledStreams
     registerScrapedMetrics(metrics.registry, {
       sharedState: frontDoor.sharedState,
       redisFallbacks: frontDoor.redisFallbacks,
@@ -192,9 +156,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       shardLoad: () => shards.load(),
       draining: () => readiness.report().draining
     })
-    ingestRoutes(app, registry, ackDispatcher)
-    validateRoute(app, registry)
-    frontDoorRoutes(app)
+    ingestRoutes(app, registry, ackDispatcher, frontDoorHooks)
+    validateRoute(app, registry, frontDoorHooks)
+    frontDoorRoutes(app, frontDoorHooks)
 
     app.addHook('onReady', async () => { await Promise.all([readiness.start(), shards.start()]) })
     // While closing, a keep-alive connection whose last request just finished would hold the
@@ -205,24 +169,28 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       sweep.unref()
     })
     // Fastify runs onClose after in-flight requests have finished: then flush what is buffered.
+    const delivery = core
     app.addHook('onClose', async () => {
       clearInterval(sweep)
       readiness.stop()
       reloader.close()
-      shards.stop()
-      await ackDispatcher.stop()
+      await delivery.stop()
       const unsent = await drainWithin(pool, config.shutdown.deadlineMs)
       if (unsent > 0) log.error({ unsent }, 'shutdown deadline passed with records unsent (spooled ones stay on disk)')
-      await ackDispatcher.close()
-      closeClients()
-      await embedded?.close()
+      await delivery.close()
     })
     return app
   } catch (err) {
     if (app !== undefined) await app.close()
-    await acks?.close()
-    closeClients()
-    await embedded?.close()
+    else await core.close()
     throw err
   }
+}
+
+/** pino from the logger options (false: silent), with API keys redacted; `stream` as Fastify takes it. */
+function createLogger (options: FastifyServerOptions['logger']): FastifyBaseLogger {
+  if (options === false) return pino({ level: 'silent' })
+  if (options === true || options === undefined) return pino(withRedaction({}) as LoggerOptions)
+  const { stream, ...rest } = withRedaction(options) as LoggerOptions & { stream?: DestinationStream }
+  return stream === undefined ? pino(rest) : pino(rest, stream)
 }

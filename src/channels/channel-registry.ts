@@ -2,10 +2,12 @@ import type { ValidateFunction } from 'ajv'
 import type { ChannelConfig, GatewayConfig } from '../config/types.js'
 import type { ProducerPool } from '../delivery/producer-pool.js'
 import type { StreamProducer } from '../delivery/stream-producer.js'
+import type { PreparingChannel } from '../ingest/prepare-records.js'
+import { RecordEncoder } from '../ingest/record-encoder.js'
 import { compileChannelSchemas } from '../validation/schema-registry.js'
 
-/** A channel ready to serve: its configuration, its compiled schema and its stream's producer. */
-export interface Channel {
+/** A channel ready to serve: its configuration, its compiled schema, record format and producer. */
+export interface Channel extends PreparingChannel {
   readonly config: ChannelConfig
   readonly validate: ValidateFunction
   readonly producer: StreamProducer
@@ -39,15 +41,29 @@ export class ChannelRegistry {
   }
 }
 
-/** Compiles every channel's schema and binds it to its stream's producer. Throws ConfigError. */
+/** Compiles every channel's schema and builds the table (start). Throws ConfigError. */
 export async function buildChannelTable (config: GatewayConfig, pool: ProducerPool): Promise<Map<string, Channel>> {
   const compiled = await compileChannelSchemas(config.channels.values(), config.configFile)
+  return channelTable(config.channels.values(), compiled, pool)
+}
+
+/**
+ * The one place channels are made from configuration, for the start and for every reload, so a
+ * reload can never build a channel differently (it once dropped `aggregate: true`).
+ */
+export function channelTable (channels: Iterable<ChannelConfig>, compiled: ReadonlyMap<string, { readonly validate: ValidateFunction }>, pool: ProducerPool): Map<string, Channel> {
   const table = new Map<string, Channel>()
-  for (const channel of config.channels.values()) {
+  for (const channel of channels) {
     const schema = compiled.get(channel.name)
     if (schema === undefined) continue
     const aggregation = channel.aggregate === null ? undefined : { ...channel.aggregate, mixKeys: channel.partitionKey.kind === 'random' }
-    table.set(channel.name, { config: channel, validate: schema.validate, producer: pool.forStream(channel.stream, aggregation) })
+    table.set(channel.name, {
+      config: channel,
+      validate: schema.validate,
+      encoder: new RecordEncoder(channel.name, channel.record),
+      maxRecordBytes: pool.limits.maxRecordBytes,
+      producer: pool.forStream(channel.stream, aggregation)
+    })
   }
   return table
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config/load-config.js'
-import { createKinesisClient } from '../delivery/kinesis-client.js'
-import { describeStream, ensureStreams, type StreamInfo } from '../ops/stream-admin.js'
+import { createKinesisClient } from '../kinesis/kinesis-client.js'
+import { describeStream, ensureStreams, type StreamInfo } from '../kinesis/stream-admin.js'
 import { CliError, describeTarget, explainError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, positiveInteger, table, withUsage, type CliIo } from './cli-common.js'
 
 export const STREAMS_USAGE = `usage: kinesis-gateway streams create|check [--shards N] [--on-demand]

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { envWith, loadConfig } from '../config/load-config.js'
 import type { KinesisConfig } from '../config/types.js'
-import { createKinesisClient } from '../delivery/kinesis-client.js'
+import { createKinesisClient } from '../kinesis/kinesis-client.js'
 import { tailStream } from '../ops/stream-tail.js'
 import { describeTarget, explainError, EXIT_OK, EXIT_USAGE, positiveInteger, CliError, withUsage, type CliIo } from './cli-common.js'
 

@@ -2,7 +2,7 @@ import type { AckMode, SpoolConfig } from '../config/types.js'
 import type { ProducerPool } from './producer-pool.js'
 import { StreamSpool } from './spool/stream-spool.js'
 import type { ShipperObserver } from './spool/spool-shipper.js'
-import type { DeliveryOutcome, OutgoingRecord, StreamProducer } from './stream-producer.js'
+import type { DeliveryReport, OutgoingRecord, StreamProducer } from './stream-producer.js'
 
 /**
  * The three acknowledgement modes (docs/reliability.md):
@@ -13,7 +13,7 @@ import type { DeliveryOutcome, OutgoingRecord, StreamProducer } from './stream-p
  * Buffer and spool limits throw BufferFullError / SpoolFullError before anything is accepted.
  */
 export type Acknowledgement =
-  | { readonly mode: 'delivered', readonly outcomes: DeliveryOutcome[] }
+  | { readonly mode: 'delivered', readonly report: DeliveryReport }
   | { readonly mode: 'buffered' | 'spool' }
 
 export interface AckObserver extends ShipperObserver {
@@ -48,15 +48,13 @@ export class AckDispatcher {
   }
 
   async accept (mode: AckMode, producer: StreamProducer, records: readonly OutgoingRecord[]): Promise<Acknowledgement> {
-    if (mode === 'delivered') return { mode, outcomes: await producer.send(records) }
+    if (mode === 'delivered') return { mode, report: await producer.submit(records) }
     if (mode === 'buffered') {
       const stream = producer.stream
-      void producer.send(records, Number.POSITIVE_INFINITY).then((outcomes) => {
-        let lost = 0
-        let code = ''
-        let message = ''
-        for (const o of outcomes) if (!o.ok) { lost++; code = o.errorCode; message = o.errorMessage }
-        if (lost > 0) this.observer.bufferedLost?.(stream, lost, code, message)
+      void producer.submit(records, Number.POSITIVE_INFINITY).then((report) => {
+        if (report.failed === 0 || report.errorCodes === null) return
+        const last = report.errorCodes.findLastIndex((c) => c !== '')
+        this.observer.bufferedLost?.(stream, report.failed, report.errorCodes[last] ?? '', report.errorMessages?.[last] ?? '')
       })
       return { mode }
     }

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
-import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../config/limits.js'
-import type { OutgoingRecord, PutRecordsSender } from './stream-producer.js'
+import { answerDraft, setFailed, type OutgoingRecord, type PutAnswer, type Sink } from '../kinesis/sink.js'
 
 /**
  * KPL record aggregation: many small user records packed into one Kinesis record, in the format
@@ -164,35 +162,57 @@ export function aggregate (records: readonly OutgoingRecord[], opts: Aggregation
 }
 
 /**
- * Wraps a PutRecords sender: the producer's batch of user records goes out aggregated, and the
- * answer is mapped back to one entry per user record (the entry of the Kinesis record that holds
- * it: events of one aggregate share its shard and sequence number, and fail or succeed together,
- * so the producer's per-record retry re-sends them, re-aggregated).
+ * Wraps a sink: the producer's batch of user records goes out aggregated, and the answer is
+ * mapped back to one slot per user record (the slot of the Kinesis record that holds it: events
+ * of one aggregate share its shard and sequence number, and fail or succeed together, so the
+ * producer's per-record retry re-sends them, re-aggregated).
  */
-export function aggregatingSender (send: PutRecordsSender, opts: AggregationOptions): PutRecordsSender {
-  return async (stream, records) => {
-    const { records: packed, holder } = aggregate(records, opts)
-    // Aggregation overhead can, in theory, push a full batch past the PutRecords limits: split then.
-    const calls: Array<Promise<readonly PutRecordsResultEntry[]>> = []
-    let start = 0
-    let bytes = 0
-    for (let i = 0; i < packed.length; i++) {
-      const size = (packed[i] as OutgoingRecord).size
-      if (i > start && (i - start >= KINESIS_MAX_RECORDS_PER_PUT || bytes + size > KINESIS_MAX_BYTES_PER_PUT)) {
-        calls.push(send(stream, packed.slice(start, i)))
-        start = i
-        bytes = 0
+export function aggregatingSink (sink: Sink, opts: AggregationOptions): Sink {
+  const { maxRecordsPerCall, maxBytesPerCall } = sink.limits
+  return {
+    limits: sink.limits,
+    put: async (stream, records, budgetMs) => {
+      const { records: packed, holder } = aggregate(records, opts)
+      // Aggregation overhead can, in theory, push a full batch past the call limits: split then.
+      const calls: Array<Promise<PutAnswer>> = []
+      const offsets: number[] = []
+      let start = 0
+      let bytes = 0
+      for (let i = 0; i < packed.length; i++) {
+        const size = (packed[i] as OutgoingRecord).size
+        if (i > start && (i - start >= maxRecordsPerCall || bytes + size > maxBytesPerCall)) {
+          offsets.push(start)
+          calls.push(sink.put(stream, packed.slice(start, i), budgetMs))
+          start = i
+          bytes = 0
+        }
+        bytes += size
       }
-      bytes += size
-    }
-    calls.push(send(stream, start === 0 ? packed : packed.slice(start)))
-    const entries = (await Promise.all(calls)).flat()
-    // A missing entry stays a hole: the producer retries such records.
-    const result = new Array<PutRecordsResultEntry>(records.length)
-    for (let i = 0; i < records.length; i++) {
-      const entry = entries[holder[i] as number]
-      if (entry !== undefined) result[i] = entry
-    }
-    return result
+      offsets.push(start)
+      calls.push(sink.put(stream, start === 0 ? packed : packed.slice(start), budgetMs))
+      const answers = await Promise.all(calls)
+      return unpack(answers, offsets, holder, records.length)
+    },
+    ...(sink.close !== undefined ? { close: sink.close } : {})
   }
+}
+
+/** The answer per user record, from the answers per aggregated record. */
+function unpack (answers: readonly PutAnswer[], offsets: readonly number[], holder: ArrayLike<number>, count: number): PutAnswer {
+  const draft = answerDraft(count)
+  for (let i = 0; i < count; i++) {
+    const at = holder[i] as number
+    let call = offsets.length - 1
+    while ((offsets[call] as number) > at) call--
+    const answer = answers[call] as PutAnswer
+    const slot = at - (offsets[call] as number)
+    const code = answer.errorCodes?.[slot] ?? ''
+    if (code !== '') {
+      setFailed(draft, i, code, answer.errorMessages?.[slot] ?? code)
+    } else {
+      draft.shardIds[i] = answer.shardIds[slot] ?? ''
+      draft.sequenceNumbers[i] = answer.sequenceNumbers[slot] ?? ''
+    }
+  }
+  return draft
 }

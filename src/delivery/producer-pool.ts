@@ -1,17 +1,18 @@
 import type { AggregateConfig, DeliveryConfig } from '../config/types.js'
-import { aggregatingSender } from './kpl-aggregator.js'
-import { StreamProducer, type ProducerObserver, type PutRecordsSender, type RecordPacer } from './stream-producer.js'
+import type { Sink, SinkLimits } from '../kinesis/sink.js'
+import { aggregatingSink } from './kpl-aggregator.js'
+import { StreamProducer, type ProducerObserver, type RecordPacer } from './stream-producer.js'
 
 /** One producer per stream, created on first use, drained together at shutdown. */
 export class ProducerPool {
   private readonly producers = new Map<string, StreamProducer>()
-  private readonly send: PutRecordsSender
+  private readonly sink: Sink
   private readonly delivery: DeliveryConfig
   private readonly observer: ProducerObserver | undefined
   private readonly pacerFor: ((stream: string) => RecordPacer | undefined) | undefined
 
-  constructor (send: PutRecordsSender, delivery: DeliveryConfig, observer?: ProducerObserver, pacerFor?: (stream: string) => RecordPacer | undefined) {
-    this.send = send
+  constructor (sink: Sink, delivery: DeliveryConfig, observer?: ProducerObserver, pacerFor?: (stream: string) => RecordPacer | undefined) {
+    this.sink = sink
     this.delivery = delivery
     this.observer = observer
     this.pacerFor = pacerFor
@@ -29,7 +30,7 @@ export class ProducerPool {
       const pacer = this.pacerFor?.(stream)
       producer = new StreamProducer({
         stream,
-        send: aggregation === undefined ? this.send : aggregatingSender(this.send, aggregation),
+        sink: aggregation === undefined ? this.sink : aggregatingSink(this.sink, aggregation),
         lingerMs: d.lingerMs,
         maxInFlight: d.maxInFlightPerStream,
         recordDeadlineMs: d.recordDeadlineMs,
@@ -43,6 +44,11 @@ export class ProducerPool {
       this.producers.set(key, producer)
     }
     return producer
+  }
+
+  /** What one call to the sink may carry (a record larger than maxRecordBytes is the client's error). */
+  get limits (): SinkLimits {
+    return this.sink.limits
   }
 
   all (): IterableIterator<StreamProducer> {

@@ -30,6 +30,9 @@ const RETRYABLE_CALL_CODES = new Set([
   'RequestTimeout',
   'RequestTimeoutException',
   'TimeoutError',
+  // kinesis/put-records-sender.ts: no socket in time (nothing sent), or a 200 answer we could not read.
+  'ConnectTimeout',
+  'MalformedAnswer',
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -48,7 +51,9 @@ const RETRYABLE_CALL_CODES = new Set([
 ])
 
 /** Network faults where the request may have reached Kinesis before the answer was lost. */
-const ANSWER_MAYBE_LOST = new Set(['TimeoutError', 'RequestTimeout', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET'])
+const ANSWER_MAYBE_LOST = new Set(['TimeoutError', 'RequestTimeout', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'MalformedAnswer'])
+/** Failures before anything was sent: a retry cannot duplicate. */
+const NOTHING_SENT = new Set(['ConnectTimeout', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
 
 export function isRetryableRecordError (code: string): boolean {
   return RETRYABLE_RECORD_CODES.has(code)
@@ -81,7 +86,7 @@ export function classifyCallError (err: unknown): CallFailure {
     (status === undefined && e.$retryable !== undefined) ||
     // A socket closed mid-answer surfaces as a plain Error whose message says so.
     (status === undefined && /socket hang up|ECONNRESET|aborted/i.test(message))
-  const maybeWritten = status === undefined && (ANSWER_MAYBE_LOST.has(code) || /socket hang up|ECONNRESET|aborted|timed? ?out/i.test(message))
+  const maybeWritten = status === undefined && !NOTHING_SENT.has(code) && (ANSWER_MAYBE_LOST.has(code) || /socket hang up|ECONNRESET|aborted|timed? ?out/i.test(message))
   return { code, message, retryable, maybeWritten }
 }
 

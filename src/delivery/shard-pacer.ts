@@ -3,6 +3,8 @@ import { ShardMap } from './shard-map.js'
 import type { OutgoingRecord, RecordPacer } from './stream-producer.js'
 
 const PACING_TICK_MS = 20
+/** Shards a routable record tries before it waits for the next pacing tick. */
+const ROUTE_TRIES = 8
 
 export interface ShardPacerOptions {
   /** Per-shard write limits: Kinesis allows 1,000 records/s and 1 MiB/s per shard. */
@@ -58,6 +60,10 @@ export class ShardPacer implements RecordPacer {
   private readonly now: () => number
   private map = new ShardMap([])
   private buckets: ShardBucket[] = []
+  /** Each shard's StartingHashKey as a decimal string: the ExplicitHashKey that routes to it. */
+  private hashKeys: string[] = []
+  /** Where the next routable record starts looking for a shard with room (round robin). */
+  private cursor = 0
   private timer: NodeJS.Timeout | undefined
 
   constructor (client: KinesisClient, stream: string, opts: ShardPacerOptions) {
@@ -100,6 +106,7 @@ export class ShardPacer implements RecordPacer {
     const old = new Map(this.map.shards.map((s, i) => [s.shardId, this.buckets[i] as ShardBucket]))
     const now = this.now()
     this.buckets = map.shards.map((s) => old.get(s.shardId) ?? new ShardBucket(this.opts.recordsPerSecond, this.opts.bytesPerSecond, now))
+    this.hashKeys = map.shards.map((s) => s.start.toString())
     this.map = map
   }
 
@@ -109,6 +116,7 @@ export class ShardPacer implements RecordPacer {
 
   admit (record: OutgoingRecord): boolean {
     if (this.buckets.length === 0) return true
+    if (record.routable === true) return this.route(record)
     const i = this.map.indexOfPartitionKey(record.partitionKey)
     const b = this.buckets[i]
     if (b === undefined) return true
@@ -118,13 +126,44 @@ export class ShardPacer implements RecordPacer {
       b.total.deferred++
       return false
     }
-    b.records -= 1
-    b.bytes -= record.size
-    b.total.records++
-    b.total.bytes += record.size
-    b.second.records++
-    b.second.bytes += record.size
+    this.take(b, record.size)
     return true
+  }
+
+  /**
+   * A record whose partition key is random (the event id) may go to any shard: rather than hash
+   * the key (MD5) to learn where it would land, it is sent to the next shard with room, named by
+   * ExplicitHashKey. The spread stays even (round robin) and a full shard is simply skipped.
+   * Looks at a few shards only, so a saturated stream costs little per held-back record.
+   */
+  private route (record: OutgoingRecord): boolean {
+    const buckets = this.buckets
+    const n = buckets.length
+    const now = this.now()
+    const tries = Math.min(n, ROUTE_TRIES)
+    for (let k = 0; k < tries; k++) {
+      const i = (this.cursor + k) % n
+      const b = buckets[i] as ShardBucket
+      this.refill(b, now)
+      if (b.records >= 1 && b.bytes >= record.size) {
+        this.cursor = i + 1 === n ? 0 : i + 1
+        this.take(b, record.size)
+        record.explicitHashKey = this.hashKeys[i]
+        return true
+      }
+    }
+    ;(buckets[this.cursor % n] as ShardBucket).total.deferred++
+    this.cursor = (this.cursor + tries) % n
+    return false
+  }
+
+  private take (b: ShardBucket, size: number): void {
+    b.records -= 1
+    b.bytes -= size
+    b.total.records++
+    b.total.bytes += size
+    b.second.records++
+    b.second.bytes += size
   }
 
   /**

@@ -1,21 +1,18 @@
-import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
-import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../config/limits.js'
+import { answerDraft, senderSink, setFailed, type AnswerDraft, type OutgoingRecord, type PutAnswer, type PutRecordsSender, type Sink } from '../kinesis/sink.js'
 import { RecordQueue } from './record-queue.js'
 import { classifyCallError, fullJitterDelay, isRetryableRecordError } from './retry-policy.js'
 
-/** One record ready for Kinesis. `size` is data plus partition key bytes, as Kinesis counts them. */
-export interface OutgoingRecord {
-  readonly data: Uint8Array
-  readonly partitionKey: string
-  readonly size: number
-}
+export type { OutgoingRecord, PutRecordsSender } from '../kinesis/sink.js'
 
 export type DeliveryOutcome =
   | { readonly ok: true, readonly shardId: string, readonly sequenceNumber: string }
   | { readonly ok: false, readonly errorCode: string, readonly errorMessage: string }
 
-/** Sends one PutRecords call; answers one entry per record, in order. */
-export type PutRecordsSender = (stream: string, records: readonly OutgoingRecord[]) => Promise<readonly PutRecordsResultEntry[]>
+/**
+ * What became of the records of one submit(), slot by slot, as parallel arrays (the same shape
+ * as a sink's answer): no object per record. `errorCodes` is null when all were stored.
+ */
+export type DeliveryReport = PutAnswer
 
 /** What the producer reports, for metrics and logs. Every method is optional. */
 export interface ProducerObserver {
@@ -37,7 +34,10 @@ export interface RecordPacer {
 
 export interface StreamProducerOptions {
   readonly stream: string
-  readonly send: PutRecordsSender
+  /** Where batches go; the producer takes its batch limits from it. */
+  readonly sink?: Sink
+  /** Instead of a sink, a PutRecords-shaped function (unit tests). */
+  readonly send?: PutRecordsSender
   readonly lingerMs: number
   readonly maxInFlight: number
   readonly recordDeadlineMs: number
@@ -62,20 +62,39 @@ export class BufferFullError extends Error {
 
 /** The records of one request; resolves once every record has an outcome. */
 class Ticket {
-  readonly outcomes: DeliveryOutcome[]
+  readonly report: AnswerDraft
   private remaining: number
-  private readonly resolve: (outcomes: DeliveryOutcome[]) => void
+  private readonly resolve: (report: DeliveryReport) => void
 
-  constructor (count: number, resolve: (outcomes: DeliveryOutcome[]) => void) {
-    this.outcomes = new Array<DeliveryOutcome>(count)
+  constructor (count: number, resolve: (report: DeliveryReport) => void) {
+    this.report = answerDraft(count)
     this.remaining = count
     this.resolve = resolve
   }
 
-  settle (slot: number, outcome: DeliveryOutcome): void {
-    this.outcomes[slot] = outcome
-    if (--this.remaining === 0) this.resolve(this.outcomes)
+  stored (slot: number, shardId: string, sequenceNumber: string): void {
+    this.report.shardIds[slot] = shardId
+    this.report.sequenceNumbers[slot] = sequenceNumber
+    if (--this.remaining === 0) this.resolve(this.report)
   }
+
+  failed (slot: number, errorCode: string, errorMessage: string): void {
+    setFailed(this.report, slot, errorCode, errorMessage)
+    if (--this.remaining === 0) this.resolve(this.report)
+  }
+}
+
+/** One outcome object per record: for callers that want them (spool shipper, tests), not the ingest route. */
+export function outcomesOf (report: DeliveryReport): DeliveryOutcome[] {
+  const n = report.shardIds.length
+  const out = new Array<DeliveryOutcome>(n)
+  for (let i = 0; i < n; i++) {
+    const code = report.errorCodes?.[i] ?? ''
+    out[i] = code === ''
+      ? { ok: true, shardId: report.shardIds[i] as string, sequenceNumber: report.sequenceNumbers[i] as string }
+      : { ok: false, errorCode: code, errorMessage: report.errorMessages?.[i] ?? code }
+  }
+  return out
 }
 
 interface QueuedRecord {
@@ -97,6 +116,9 @@ interface QueuedRecord {
 export class StreamProducer {
   readonly stream: string
   private readonly opts: StreamProducerOptions
+  private readonly sink: Sink
+  private readonly maxRecords: number
+  private readonly maxBytes: number
   private readonly now: () => number
   private readonly queue = new RecordQueue<QueuedRecord>()
   /** Records back from a failed attempt: sent before `queue` (they are older), kept apart so a
@@ -118,6 +140,11 @@ export class StreamProducer {
   constructor (opts: StreamProducerOptions) {
     this.stream = opts.stream
     this.opts = opts
+    const sink = opts.sink ?? (opts.send === undefined ? undefined : senderSink(opts.send))
+    if (sink === undefined) throw new Error('StreamProducer needs a sink (or a send function)')
+    this.sink = sink
+    this.maxRecords = sink.limits.maxRecordsPerCall
+    this.maxBytes = sink.limits.maxBytesPerCall
     this.now = opts.now ?? Date.now
   }
 
@@ -142,7 +169,12 @@ export class StreamProducer {
    * as the buffered and spool acknowledgement modes do).
    */
   send (records: readonly OutgoingRecord[], deadlineMs: number = this.opts.recordDeadlineMs): Promise<DeliveryOutcome[]> {
-    if (records.length === 0) return Promise.resolve([])
+    return this.submit(records, deadlineMs).then(outcomesOf)
+  }
+
+  /** As send(), answered as one report for the request instead of an object per record. */
+  submit (records: readonly OutgoingRecord[], deadlineMs: number = this.opts.recordDeadlineMs): Promise<DeliveryReport> {
+    if (records.length === 0) return Promise.resolve({ failed: 0, shardIds: [], sequenceNumbers: [], errorCodes: null, errorMessages: null })
     let bytes = 0
     for (const r of records) bytes += r.size
     if (this.heldRecords > 0 && (this.heldBytes + bytes > this.opts.maxBufferedBytes ||
@@ -177,7 +209,7 @@ export class StreamProducer {
   private pump (force: boolean): void {
     const { maxInFlight } = this.opts
     while (this.inFlight < maxInFlight && this.queuedRecords > 0) {
-      const full = this.queuedRecords >= KINESIS_MAX_RECORDS_PER_PUT || this.queuedBytes >= KINESIS_MAX_BYTES_PER_PUT
+      const full = this.queuedRecords >= this.maxRecords || this.queuedBytes >= this.maxBytes
       if (!full && !force && !this.draining) break
       const batch = this.takeBatch()
       if (batch.length > 0) {
@@ -223,13 +255,14 @@ export class StreamProducer {
     const source = this.retryQueue.length > 0 ? this.retryQueue : this.queue
     // Held-back records are scanned past, but only so far: a hot shard must not make every
     // batch walk the whole queue.
-    for (; end < source.length && count < KINESIS_MAX_RECORDS_PER_PUT && held.length < KINESIS_MAX_RECORDS_PER_PUT; end++) {
+    const maxRecords = this.maxRecords
+    for (; end < source.length && count < maxRecords && held.length < maxRecords; end++) {
       const q = source.at(end) as QueuedRecord
       if (q.deadline <= now) {
         expired.push(q)
         continue
       }
-      if (bytes + q.record.size > KINESIS_MAX_BYTES_PER_PUT) break
+      if (bytes + q.record.size > this.maxBytes) break
       if (pacer !== undefined && !pacer.admit(q.record)) {
         held.push(q)
         continue
@@ -255,32 +288,46 @@ export class StreamProducer {
     const started = this.now()
     const observer = this.opts.observer
     let bytes = 0
-    const records = batch.map((q) => { bytes += q.record.size; return q.record })
+    // The call may take until the earliest deadline of its records, and no longer (a hung
+    // endpoint must not hold a request past its deadline: its 503 is due then).
+    let earliest = Number.POSITIVE_INFINITY
+    const records = new Array<OutgoingRecord>(batch.length)
+    for (let i = 0; i < batch.length; i++) {
+      const q = batch[i] as QueuedRecord
+      bytes += q.record.size
+      if (q.deadline < earliest) earliest = q.deadline
+      records[i] = q.record
+    }
     try {
-      const entries = await this.opts.send(this.stream, records)
+      const answer = await this.sink.put(this.stream, records, earliest === Number.POSITIVE_INFINITY ? undefined : earliest - started)
       observer?.batchSent?.(this.stream, batch.length, bytes, this.now() - started)
+      const codes = answer.errorCodes
+      const { shardIds, sequenceNumbers } = answer
+      if (codes === null) {
+        for (let i = 0; i < batch.length; i++) {
+          const q = batch[i] as QueuedRecord
+          this.heldBytes -= q.record.size
+          q.ticket.stored(q.slot, shardIds[i] as string, sequenceNumbers[i] as string)
+        }
+        this.heldRecords -= batch.length
+        return
+      }
       const retry: QueuedRecord[] = []
       let retryCode = ''
       let retryMessage = ''
       for (let i = 0; i < batch.length; i++) {
         const q = batch[i] as QueuedRecord
-        const entry = entries[i]
-        if (entry === undefined) {
-          retry.push(q)
-          retryCode = 'MissingResult'
-          retryMessage = 'PutRecords answered fewer entries than records sent'
-        } else if (entry.ErrorCode !== undefined && entry.ErrorCode !== null && entry.ErrorCode !== '') {
-          if (isRetryableRecordError(entry.ErrorCode)) {
-            retry.push(q)
-            retryCode = entry.ErrorCode
-            retryMessage = entry.ErrorMessage ?? entry.ErrorCode
-          } else {
-            this.fail([q], entry.ErrorCode, entry.ErrorMessage ?? entry.ErrorCode)
-          }
-        } else {
+        const code = codes[i] ?? 'MissingResult'
+        if (code === '') {
           this.heldBytes -= q.record.size
           this.heldRecords--
-          q.ticket.settle(q.slot, { ok: true, shardId: entry.ShardId ?? '', sequenceNumber: entry.SequenceNumber ?? '' })
+          q.ticket.stored(q.slot, shardIds[i] as string, sequenceNumbers[i] as string)
+        } else if (code === 'MissingResult' || isRetryableRecordError(code)) {
+          retry.push(q)
+          retryCode = code
+          retryMessage = answer.errorMessages?.[i] ?? code
+        } else {
+          this.fail([q], code, answer.errorMessages?.[i] ?? code)
         }
       }
       if (retry.length > 0) this.scheduleRetry(retry, retryCode, retryMessage)
@@ -328,11 +375,10 @@ export class StreamProducer {
 
   private fail (records: QueuedRecord[], errorCode: string, errorMessage: string): void {
     this.opts.observer?.recordsFailed?.(this.stream, records.length, errorCode)
-    const outcome: DeliveryOutcome = { ok: false, errorCode, errorMessage }
     for (const q of records) {
       this.heldBytes -= q.record.size
       this.heldRecords--
-      q.ticket.settle(q.slot, outcome)
+      q.ticket.failed(q.slot, errorCode, errorMessage)
     }
   }
 

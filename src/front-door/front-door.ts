@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import type { ChannelRegistry } from '../channels/channel-registry.js'
 import type { ApiKeyConfig, GatewayConfig } from '../config/types.js'
 import { parseJsonBody } from '../http/body-parsers.js'
@@ -40,11 +40,24 @@ export function withRedaction (logger: FastifyServerOptions['logger']): FastifyS
 }
 
 /**
- * The front door: everything decided before the body is read (channel, CORS origin, API key,
- * rate limits, daily quota), then idempotency once the body is parsed. Register it before the
- * ingest route (its hooks), and call `routes` after it (beacon parser, dry-run and preflight routes).
+ * The front door's route-level hooks. Only the routes that take events carry them (as fastify/demo
+ * scopes hooks to routes), so health probes and /metrics pay nothing and no hook filters on URLs.
  */
-export async function registerFrontDoor (app: FastifyInstance, config: GatewayConfig, registry: ChannelRegistry): Promise<void> {
+export interface FrontDoorHooks {
+  /** Before the body is read: channel, CORS origin, API key, rate limits, daily quota. */
+  readonly onRequest: onRequestHookHandler
+  /** Ingest only, once the body is parsed: claim or replay an Idempotency-Key. */
+  readonly preHandler: preHandlerHookHandler
+  /** Ingest only: keep the answer of a claimed Idempotency-Key. */
+  readonly onSend: onSendHookHandler
+}
+
+/**
+ * The front door: everything decided before the body is read (channel, CORS origin, API key,
+ * rate limits, daily quota), then idempotency once the body is parsed. Returns the hooks the
+ * ingest and dry-run routes declare; call `frontDoorRoutes` after them (beacon parser, preflight routes).
+ */
+export async function registerFrontDoor (app: FastifyInstance, config: GatewayConfig, registry: ChannelRegistry): Promise<FrontDoorHooks> {
   const fd = config.frontDoor
   const link = fd.redis === undefined ? undefined : new RedisLink(fd.redis, app.log)
   const keys = new ApiKeys(fd.apiKeys)
@@ -59,10 +72,9 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
   app.decorateRequest('apiClient', null)
   app.decorateRequest('idempotencyClaim', null)
 
-  app.addHook('onRequest', async (request: FastifyRequest<{ Params: { channel?: string } }>, reply) => {
+  const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const url = request.routeOptions.url
-    if (url !== INGEST_URL && url !== VALIDATE_URL) return
-    const name = request.params.channel ?? ''
+    const name = (request.params as { channel?: string }).channel ?? ''
     const channel = registry.get(name)
     if (channel === undefined) {
       throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
@@ -82,32 +94,33 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
           { retryAfterSeconds: q.resetSeconds })
       }
     }
-  })
+  }
 
   // Callback-style, so requests without an Idempotency-Key cost no promise here (profiled hot path).
-  app.addHook('preHandler', (request, reply, done) => {
-    if (request.routeOptions.url !== INGEST_URL || request.channel === null || request.headers[IDEMPOTENCY_HEADER] === undefined) {
+  const preHandler: preHandlerHookHandler = (request, reply, done) => {
+    if (request.channel === null || request.headers[IDEMPOTENCY_HEADER] === undefined) {
       done()
       return
     }
     // A replay is answered by before() itself: then the chain must stop, so done is not called.
     idempotency.before(request, reply, request.channel.config.name, request.apiClient?.id).then((replayed) => { if (!replayed) done() }, done)
-  })
+  }
 
-  app.addHook('onSend', (request, reply, payload, done) => {
+  const onSend: onSendHookHandler = (request, reply, payload, done) => {
     if (request.idempotencyClaim === null) {
       done(null, payload)
       return
     }
     idempotency.after(request, reply, payload).then(() => { done(null, payload) }, done)
-  })
+  }
 
   app.addHook('onReady', async () => { link?.start() })
   app.addHook('onClose', async () => { await link?.close() })
+  return { onRequest, preHandler, onSend }
 }
 
 /** Routes and parsers of the front door; call after ingestRoutes (which resets the text/plain parser). */
-export function frontDoorRoutes (app: FastifyInstance): void {
+export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks): void {
   // navigator.sendBeacon posts text/plain; it is JSON on channels that allow beacons.
   app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.channel?.config.beacon !== true) {
@@ -121,6 +134,6 @@ export function frontDoorRoutes (app: FastifyInstance): void {
     if (request.channel === null) throw new GatewayError('GW_ERR_ROUTE_NOT_FOUND', 'No such channel')
     return answerPreflight(request, reply, request.channel.config)
   }
-  app.options(INGEST_URL, preflight)
-  app.options(VALIDATE_URL, preflight)
+  app.options(INGEST_URL, { onRequest: hooks.onRequest }, preflight)
+  app.options(VALIDATE_URL, { onRequest: hooks.onRequest }, preflight)
 }

@@ -3,7 +3,7 @@ import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import sjson from 'secure-json-parse'
-import { scanJson, type EventSpans } from './event-spans.js'
+import { scanJson, type EventSpans } from '../ingest/event-spans.js'
 import { GatewayError, type EventError } from './problems.js'
 
 declare module 'fastify' {

@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
-import { KINESIS_MAX_RECORD_BYTES } from '../config/limits.js'
-import { partitionKeyFor } from '../delivery/partition-key.js'
-import { encodeEnvelope, encodeRaw } from '../delivery/record-encoder.js'
-import { collectEventErrors } from '../validation/schema-registry.js'
+import type { FrontDoorHooks } from '../front-door/front-door.js'
+import { eventsOf, prepareRecords } from '../ingest/prepare-records.js'
 import { decodeContentEncoding } from './body-parsers.js'
-import { envelopeMiddleOf } from './ingest-route.js'
+import { requestFacts } from './ingest-route.js'
 import { GatewayError, type EventError } from './problems.js'
 
 interface DryRunAnswer {
@@ -41,9 +38,11 @@ const dryRunSchema = {
  * but nothing is written and no daily quota is spent. Answers 200 with every event's problems;
  * a body that POST /v1/:channel could not even parse gets the same 4xx problem.
  */
-export function validateRoute (app: FastifyInstance, registry: ChannelRegistry): void {
+export function validateRoute (app: FastifyInstance, registry: ChannelRegistry, frontDoor: FrontDoorHooks): void {
   app.post<{ Params: { channel: string } }>('/v1/:channel/validate', {
     schema: { response: { 200: dryRunSchema } },
+    // Same key and limits as a real send; no idempotency (nothing is written).
+    onRequest: frontDoor.onRequest,
     preParsing: async (request, _reply, payload) => {
       const channel = registry.get(request.params.channel)
       if (channel === undefined) {
@@ -56,49 +55,9 @@ export function validateRoute (app: FastifyInstance, registry: ChannelRegistry):
 }
 
 function dryRun (request: FastifyRequest, channel: Channel): DryRunAnswer {
-  const body = request.body
-  const config = channel.config
-  let events: unknown[]
-  if (Array.isArray(body)) {
-    if (body.length === 0) throw new GatewayError('GW_ERR_EMPTY_BATCH', 'The batch is an empty array; send at least one event')
-    if (body.length > config.maxEventsPerRequest) {
-      throw new GatewayError('GW_ERR_TOO_MANY_EVENTS', `The request holds ${body.length} events; channel ${config.name} takes at most ${config.maxEventsPerRequest} per request. Split the batch`)
-    }
-    events = body
-  } else events = [body]
-
-  const middle = envelopeMiddleOf(request, config)
-  const errors: EventError[] = []
-  const failing = new Set<number>()
-  for (let i = 0; i < events.length; i++) {
-    const problem = checkEvent(request, channel, middle, events[i], i, errors)
-    if (problem) failing.add(i)
-  }
-  return { valid: failing.size === 0, events: events.length, passed: events.length - failing.size, failed: failing.size, errors }
-}
-
-/** Adds the event's problems to `errors` (which caps how many it keeps); true when the event would be refused. */
-function checkEvent (request: FastifyRequest, channel: Channel, middle: string, event: unknown, i: number, errors: EventError[]): boolean {
-  const config = channel.config
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
-    errors.push({ index: i, pointer: '', reason: 'must be a JSON object' })
-    return true
-  }
-  if (!channel.validate(event)) {
-    collectEventErrors(i, channel.validate.errors, errors)
-    return true
-  }
-  const id = randomUUID()
-  const key = partitionKeyFor(config.partitionKey, event, request.headers, id)
-  if (typeof key !== 'string') {
-    errors.push({ index: i, pointer: config.partitionKey.kind === 'pointer' ? config.partitionKey.pointer : '', reason: `partition key ${key.invalid}` })
-    return true
-  }
-  const json = JSON.stringify(event)
-  const size = Buffer.byteLength(middle === '' ? encodeRaw(json) : encodeEnvelope(id, middle, json)) + Buffer.byteLength(key)
-  if (size > KINESIS_MAX_RECORD_BYTES) {
-    errors.push({ index: i, pointer: '', reason: `is ${size} bytes as a Kinesis record (data plus partition key); the limit is ${KINESIS_MAX_RECORD_BYTES}` })
-    return true
-  }
-  return false
+  // The same steps as a real send (ingest/prepare-records.ts), without building record data.
+  const events = eventsOf(request.body, channel.config)
+  const prepared = prepareRecords(channel, events, { facts: requestFacts(request), headers: request.headers, spans: request.eventSpans, checkOnly: true })
+  const { count, failing, errors } = prepared
+  return { valid: failing === 0, events: count, passed: count - failing, failed: failing, errors }
 }

@@ -4,14 +4,14 @@ import { readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
+import { channelTable, type Channel, type ChannelRegistry } from '../channels/channel-registry.js'
 import { ConfigError } from '../config/config-error.js'
 import type { GatewayConfig, KinesisConfig } from '../config/types.js'
 import type { ProducerPool } from '../delivery/producer-pool.js'
 import { compileChannelSchemas } from '../validation/schema-registry.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { Readiness } from './readiness.js'
-import { ensureStreams, streamState } from './stream-admin.js'
+import { ensureStreams, streamState } from '../kinesis/stream-admin.js'
 
 export interface ReloadResult {
   /** applied: the new channel table serves; rejected: the previous one still does; unchanged: nothing to do. */
@@ -199,13 +199,7 @@ export class ConfigReloader {
     problems.push(...await this.checkNewStreams(next))
     if (problems.length > 0 || compiled === undefined) return { problems }
 
-    const table = new Map<string, Channel>()
-    for (const channel of next.channels.values()) {
-      const schema = compiled.get(channel.name)
-      if (schema === undefined) continue
-      table.set(channel.name, { config: channel, validate: schema.validate, producer: this.opts.pool.forStream(channel.stream) })
-    }
-    return { next, table, ignored }
+    return { next, table: channelTable(next.channels.values(), compiled, this.opts.pool), ignored }
   }
 
   /**

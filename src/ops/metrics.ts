@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { ProducerObserver, PutRecordsSender, StreamProducer } from '../delivery/stream-producer.js'
+import type { ProducerObserver, StreamProducer } from '../delivery/stream-producer.js'
+import type { OutgoingRecord, Sink } from '../kinesis/sink.js'
 
 /** Every metric name starts with this, so a dashboard finds them all. */
 export const METRIC_PREFIX = 'kinesis_gateway_'
@@ -33,6 +34,9 @@ interface StreamSeries {
   readonly latency: Histogram.Internal<'stream'>
   readonly duplicates: Counter.Internal
   readonly shards: Map<string, Counter.Internal>
+  /** Records written per shard since start, counted per call; folded into `shards` at scrape. */
+  readonly shardTally: Map<string, number>
+  readonly shardFolded: Map<string, number>
 }
 
 /** What one answered request tells the metrics. */
@@ -69,8 +73,7 @@ function throttleReason (errorCode: string | null, limitedBy: string | null | un
 /**
  * The gateway's Prometheus metrics, on a registry of its own (so several gateways in one process,
  * as in tests, do not mix). Other modules import this class's instance from `app.gateway.metrics`:
- * e.g. the rate limiter calls `metrics.throttled(channel)`, a shard-aware sender calls
- * `metrics.shardRecords(stream, shardId, n)`.
+ * e.g. the rate limiter calls `metrics.throttled(channel)`; the sink is wrapped by `meteredSink`.
  */
 export class GatewayMetrics {
   readonly registry = new Registry()
@@ -125,7 +128,8 @@ export class GatewayMetrics {
     this.putSeconds = new Histogram({ name: p + 'putrecords_duration_seconds', help: 'Duration of PutRecords calls that got an answer', labelNames: ['stream'], buckets: LATENCY_BUCKETS, registers })
     this.payloadUnits = new Counter({ name: p + 'put_payload_units_total', help: 'Kinesis PUT payload units (25 KB each, rounded up per record) of records written: the billed unit', labelNames: ['stream'], registers })
     this.payloadBytes = new Counter({ name: p + 'put_payload_bytes_total', help: 'Bytes (data plus partition key) of records written', labelNames: ['stream'], registers })
-    this.shardRecordsTotal = new Counter({ name: p + 'shard_records_total', help: 'Records written per shard, from the ShardId of each PutRecords result', labelNames: ['stream', 'shard'], registers })
+    const fold = (): void => { this.foldShardTallies() }
+    this.shardRecordsTotal = new Counter({ name: p + 'shard_records_total', help: 'Records written per shard, from the ShardId of each PutRecords result', labelNames: ['stream', 'shard'], registers, collect: fold })
     this.reloads = new Counter({ name: p + 'config_reloads_total', help: 'Configuration reloads, by result (applied, rejected, unchanged)', labelNames: ['result'], registers })
     this.lastReload = new Gauge({ name: p + 'config_last_reload_success_timestamp_seconds', help: 'Unix time of the start or of the last applied reload', registers })
     this.lastReload.setToCurrentTime()
@@ -203,12 +207,6 @@ export class GatewayMetrics {
     this.recordsLost.labels({ stream, mode, error_code: errorCode }).inc(count)
   }
 
-  /** Hook point for per-shard load: records written to `shardId` of `stream`. */
-  shardRecords (stream: string, shardId: string, count: number): void {
-    const series = this.stream(stream)
-    counterFor(series.shards, shardId, () => this.shardRecordsTotal.labels({ stream, shard: shardId })).inc(count)
-  }
-
   reloaded (result: 'applied' | 'rejected' | 'unchanged'): void {
     this.reloads.labels({ result }).inc()
     if (result === 'applied') this.lastReload.setToCurrentTime()
@@ -232,36 +230,50 @@ export class GatewayMetrics {
   }
 
   /**
-   * Wraps the PutRecords sender to count what only the answer tells: records written, their
-   * shards, and the PUT payload units they cost. One pass over the entries per call.
+   * Wraps the sink to count what only the answer tells: records written, their shards, and the
+   * PUT payload units they cost. Per call, plain arithmetic; per record, one integer added to the
+   * stream's shard tally, which is folded into the shard counter only when Prometheus scrapes.
    */
-  meteredSender (send: PutRecordsSender): PutRecordsSender {
-    return async (stream, records) => {
-      const entries = await send(stream, records)
-      const s = this.stream(stream)
-      let written = 0
-      let units = 0
-      let bytes = 0
-      // Per-shard counts are summed per call, then one counter update per shard.
-      const perShard = new Map<string, number>()
-      const n = Math.min(entries.length, records.length)
-      for (let i = 0; i < n; i++) {
-        const entry = entries[i] as (typeof entries)[number]
-        if (entry.ErrorCode != null && entry.ErrorCode !== '') continue
-        const size = (records[i] as (typeof records)[number]).size
-        written++
-        bytes += size
-        units += Math.ceil(size / PUT_PAYLOAD_UNIT_BYTES)
-        const shard = entry.ShardId ?? 'unknown'
-        perShard.set(shard, (perShard.get(shard) ?? 0) + 1)
+  meteredSink (sink: Sink): Sink {
+    return {
+      ...sink,
+      put: async (stream, records, budgetMs) => {
+        const answer = await sink.put(stream, records, budgetMs)
+        const s = this.stream(stream)
+        const codes = answer.errorCodes
+        const shardIds = answer.shardIds
+        const tally = s.shardTally
+        let units = 0
+        let bytes = 0
+        for (let i = 0; i < records.length; i++) {
+          if (codes !== null && codes[i] !== '') continue
+          const size = (records[i] as OutgoingRecord).size
+          bytes += size
+          units += Math.ceil(size / PUT_PAYLOAD_UNIT_BYTES)
+          const shard = shardIds[i] ?? 'unknown'
+          tally.set(shard, (tally.get(shard) ?? 0) + 1)
+        }
+        const written = records.length - answer.failed
+        if (written > 0) {
+          s.sent.inc(written)
+          s.units.inc(units)
+          s.bytes.inc(bytes)
+        }
+        return answer
       }
-      for (const [shard, count] of perShard) this.shardRecords(stream, shard, count)
-      if (written > 0) {
-        s.sent.inc(written)
-        s.units.inc(units)
-        s.bytes.inc(bytes)
+    }
+  }
+
+  /** Adds the shard tallies gathered since the last scrape to the shard counter. */
+  private foldShardTallies (): void {
+    for (const [stream, series] of this.streams) {
+      for (const [shard, n] of series.shardTally) {
+        const folded = series.shardFolded.get(shard) ?? 0
+        if (n > folded) {
+          counterFor(series.shards, shard, () => this.shardRecordsTotal.labels({ stream, shard })).inc(n - folded)
+          series.shardFolded.set(shard, n)
+        }
       }
-      return entries
     }
   }
 
@@ -301,7 +313,9 @@ export class GatewayMetrics {
         batchRecords: this.batchRecords.labels({ stream: name }),
         latency: this.putSeconds.labels({ stream: name }),
         duplicates: this.possibleDuplicates.labels({ stream: name }),
-        shards: new Map()
+        shards: new Map(),
+        shardTally: new Map(),
+        shardFolded: new Map()
       }
       this.streams.set(name, series)
     }

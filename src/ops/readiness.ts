@@ -1,5 +1,5 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
-import { streamState, type StreamState } from './stream-admin.js'
+import { streamState, type StreamState } from '../kinesis/stream-admin.js'
 
 export interface ReadinessReport {
   readonly ready: boolean

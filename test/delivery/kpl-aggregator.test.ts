@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { aggregate, aggregatingSender } from '../../src/delivery/kpl-aggregator.js'
+import { aggregate, aggregatingSink } from '../../src/delivery/kpl-aggregator.js'
+import { entriesOf, senderSink } from '../../src/kinesis/sink.js'
 import type { OutgoingRecord } from '../../src/delivery/stream-producer.js'
 import { startGateway, post, uniqueStream } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
@@ -66,12 +67,12 @@ t.test('keyed channels: an aggregate holds one partition key; maxEvents and lone
 
 t.test('the sender maps the answer back to every event', async (t) => {
   const calls: number[] = []
-  const send = aggregatingSender(async (_stream, recs) => {
+  const sink = aggregatingSink(senderSink(async (_stream, recs) => {
     calls.push(recs.length)
     return recs.map((_, i) => i === 1 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' } : { ShardId: 's', SequenceNumber: `seq${i}` })
-  }, { maxBytes: 1024, maxEvents: 1000, mixKeys: true })
+  }), { maxBytes: 1024, maxEvents: 1000, mixKeys: true })
   const records = Array.from({ length: 30 }, (_, i) => rec(`{"event":${i},"pad":"${'p'.repeat(80)}"}`, `k${i}`))
-  const entries = await send('s', records)
+  const entries = entriesOf(await sink.put('s', records))
   t.equal(entries.length, 30)
   t.equal(calls.length, 1)
   const { holder } = aggregate(records, { maxBytes: 1024, maxEvents: 1000, mixKeys: true })

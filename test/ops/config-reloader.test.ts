@@ -1,4 +1,5 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -9,7 +10,7 @@ import t from 'tap'
 import { stringify } from 'yaml'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/load-config.js'
-import { ensureStreams } from '../../src/ops/stream-admin.js'
+import { ensureStreams } from '../../src/kinesis/stream-admin.js'
 import { post, uniqueStream, type Teardown } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { metricValue, scrape } from '../helpers/metrics-text.js'
@@ -204,4 +205,41 @@ t.test('watch: editing the configuration file or a schema reloads by itself', as
   await gw.write('channels: {}\n')
   await waitFor('the rejection', async () => metricValue(await scrape(`${gw.url}/metrics`), 'kinesis_gateway_config_reloads_total', { result: 'rejected' }) === 1)
   t.equal((await post(`${gw.url}/v1/later`, '{"must":1}')).status, 200, 'a broken file leaves the running configuration')
+})
+
+// aws-kinesis-agg: an independent KPL de-aggregator (test-only dependency).
+type Deaggregate = (record: { partitionKey: string, sequenceNumber: string, data: string }, computeChecksums: boolean,
+  done: (err: Error | null, records?: Array<{ data: string }>) => void) => void
+const { deaggregateSync } = createRequire(import.meta.url)('aws-kinesis-agg') as { deaggregateSync: Deaggregate }
+const KPL_MAGIC = 'f3899ac2'
+
+t.test('a reload keeps aggregate: true (channels are built by one function at start and reload)', async (t) => {
+  const stream = uniqueStream()
+  const other = uniqueStream()
+  const doc = (n: number): unknown => ({
+    channels: {
+      events: { stream, schema: 'schemas/any.json', aggregate: true },
+      // The reload changes another channel, so the table is really rebuilt.
+      [`other${n}`]: { stream: other, schema: 'schemas/any.json' }
+    }
+  })
+  const gw = await startLive(t, doc(1))
+  await gw.write(doc(2))
+  const result = await gw.app.gateway.reload('test')
+  t.equal(result.result, 'applied')
+  t.same(result.added, ['other2'])
+  const batch = Array.from({ length: 20 }, (_, i) => ({ i }))
+  t.equal((await post(`${gw.url}/v1/events`, JSON.stringify(batch))).status, 200)
+  const records = await waitForRecords(reader, stream, 1)
+  const aggregated = records.filter((r) => Buffer.from(r.data.subarray(0, 4)).toString('hex') === KPL_MAGIC)
+  t.ok(aggregated.length >= 1, 'after the reload, events still go out as KPL aggregates')
+  const events: unknown[] = []
+  for (const r of records) {
+    if (Buffer.from(r.data.subarray(0, 4)).toString('hex') !== KPL_MAGIC) { events.push(JSON.parse(r.text)); continue }
+    deaggregateSync({ partitionKey: r.partitionKey, sequenceNumber: '1', data: Buffer.from(r.data).toString('base64') }, true, (err, users) => {
+      if (err !== null && err !== undefined) throw err
+      for (const u of users ?? []) events.push(JSON.parse(Buffer.from(u.data, 'base64').toString('utf8')))
+    })
+  }
+  t.same(events.map((e) => (e as { data: { i: number } }).data.i).sort((a, b) => a - b), batch.map((e) => e.i), 'every event is in the aggregates')
 })

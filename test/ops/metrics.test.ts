@@ -1,8 +1,8 @@
 import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
 import t from 'tap'
-import { createKinesisClient } from '../../src/delivery/kinesis-client.js'
-import { kinesisSender } from '../../src/delivery/kinesis-sender.js'
-import type { PutRecordsSender } from '../../src/delivery/stream-producer.js'
+import { createKinesisClient } from '../../src/kinesis/kinesis-client.js'
+import { realSender } from '../helpers/real-sender.js'
+import type { PutRecordsSender } from '../../src/kinesis/sink.js'
 import { PUT_PAYLOAD_UNIT_BYTES } from '../../src/ops/metrics.js'
 import { post, startGateway, testConfig, uniqueStream } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
@@ -94,9 +94,10 @@ t.test('counters move by exactly the traffic sent: requests, events, records, sh
 t.test('retried, failed and duplicate records are counted by stream and Kinesis error code', async (t) => {
   // The real sender, to kinesalite; the first call of each stream answers as Kinesis does when throttled,
   // and every call for the "denied" stream answers with a per-record error that is not retried.
-  const client = createKinesisClient(testConfig({ endpoint: kinesis.endpoint, channels: { x: { stream: 'x' } } }).kinesis, { maxAttempts: 1 })
+  const kinesisConfig = testConfig({ endpoint: kinesis.endpoint, channels: { x: { stream: 'x' } } }).kinesis
+  const client = createKinesisClient(kinesisConfig, { maxAttempts: 1 })
   t.teardown(() => client.destroy())
-  const real = kinesisSender(client)
+  const real = realSender(kinesisConfig, client)
   const throttledOnce = new Set<string>()
   const denied = uniqueStream('denied')
   const send: PutRecordsSender = async (s, records) => {
@@ -135,9 +136,10 @@ t.test('retried, failed and duplicate records are counted by stream and Kinesis 
 
 t.test('a PutRecords call whose answer is lost counts possible duplicates', async (t) => {
   let calls = 0
-  const client = createKinesisClient(testConfig({ endpoint: kinesis.endpoint, channels: { x: { stream: 'x' } } }).kinesis, { maxAttempts: 1 })
+  const kinesisConfig = testConfig({ endpoint: kinesis.endpoint, channels: { x: { stream: 'x' } } }).kinesis
+  const client = createKinesisClient(kinesisConfig, { maxAttempts: 1 })
   t.teardown(() => client.destroy())
-  const real = kinesisSender(client)
+  const real = realSender(kinesisConfig, client)
   const send: PutRecordsSender = async (s, records) => {
     const entries = await real(s, records)
     // The records are written, then the connection drops before the answer arrives.

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
 import t from 'tap'
-import { createKinesisClient } from '../../src/delivery/kinesis-client.js'
-import { kinesisSender } from '../../src/delivery/kinesis-sender.js'
-import type { PutRecordsSender } from '../../src/delivery/stream-producer.js'
+import { createKinesisClient } from '../../src/kinesis/kinesis-client.js'
+import { realSender as gatewaySender } from '../helpers/real-sender.js'
+import type { PutRecordsSender } from '../../src/kinesis/sink.js'
 import { post, startGateway, testConfig, uniqueStream, type Teardown } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { metricValue, scrape, type Sample } from '../helpers/metrics-text.js'
@@ -39,9 +39,10 @@ async function scrapeUntil (url: string, check: (m: Sample[]) => boolean): Promi
 
 /** The real sender to kinesalite; `hold` keeps calls for some streams waiting until released. */
 function realSender (t: Teardown, opts: { denied?: string } = {}): { send: PutRecordsSender, hold: (stream: string) => () => void } {
-  const client = createKinesisClient(testConfig({ endpoint: kinesis.endpoint, channels: { x: { stream: 'x' } } }).kinesis, { maxAttempts: 1 })
+  const kinesisConfig = testConfig({ endpoint: kinesis.endpoint, channels: { x: { stream: 'x' } } }).kinesis
+  const client = createKinesisClient(kinesisConfig, { maxAttempts: 1 })
   t.teardown(() => client.destroy())
-  const real = kinesisSender(client)
+  const real = gatewaySender(kinesisConfig, client)
   const gates = new Map<string, Promise<void>>()
   const send: PutRecordsSender = async (stream, records) => {
     if (stream === opts.denied) return records.map((): PutRecordsResultEntry => ({ ErrorCode: 'AccessDeniedException', ErrorMessage: 'denied by the test' }))

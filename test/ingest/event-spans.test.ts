@@ -1,5 +1,5 @@
 import t from 'tap'
-import { scanJson } from '../../src/http/event-spans.js'
+import { scanJson } from '../../src/ingest/event-spans.js'
 import { post, startGateway, uniqueStream } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { testKinesisClient, waitForRecords } from '../helpers/stream-reader.js'

@@ -1,8 +1,8 @@
-import type { OutgoingRecord } from './stream-producer.js'
+import type { OutgoingRecord } from './sink.js'
 
 /**
  * The JSON body of one PutRecords call (awsJson1_1), written straight into one Buffer:
- *   {"StreamName":"s","Records":[{"Data":"<base64>","PartitionKey":"k"},...]}
+ *   {"StreamName":"s","Records":[{"Data":"<base64>","PartitionKey":"k"[,"ExplicitHashKey":"h"]},...]}
  *
  * Why not let the SDK serialize it: profiling the gateway under 100-event batches showed the SDK's
  * schema-driven JSON writer (writeBase64, writeStruct, writeJsonString, ...) at ~15% of CPU,
@@ -26,6 +26,8 @@ export function putRecordsBody (stream: string, records: readonly OutgoingRecord
     keys[i] = key
     // {"Data":" + b64 + ","PartitionKey": + key + }  and a comma between records
     length += 9 + b64.length + 17 + Buffer.byteLength(key) + 1 + (i === 0 ? 0 : 1)
+    // ,"ExplicitHashKey":"<decimal>"  (ASCII digits)
+    if (r.explicitHashKey !== undefined) length += 21 + r.explicitHashKey.length
   }
   const out = Buffer.allocUnsafe(length)
   let at = out.write(head, 0, 'utf8')
@@ -34,6 +36,12 @@ export function putRecordsBody (stream: string, records: readonly OutgoingRecord
     at += out.write(data[i] as string, at, 'latin1')
     at += out.write('","PartitionKey":', at, 'latin1')
     at += out.write(keys[i] as string, at, 'utf8')
+    const hashKey = (records[i] as OutgoingRecord).explicitHashKey
+    if (hashKey !== undefined) {
+      at += out.write(',"ExplicitHashKey":"', at, 'latin1')
+      at += out.write(hashKey, at, 'latin1')
+      out[at++] = 0x22 // "
+    }
     out[at++] = 0x7d // }
   }
   out[at++] = 0x5d // ]
