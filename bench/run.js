@@ -50,7 +50,7 @@ const repeat = Math.max(1, Number(option('repeat', quick ? 1 : 3)))
 // a PutRecords round trip, so connections bound the batch size of single events (at most 64).
 const connections = Number(option('connections', 64))
 // Fixed-rate scenarios need connections to spare, or a slow moment stalls the schedule.
-const RATE_CONNECTIONS = 128
+const RATE_CONNECTIONS = 256
 const floor = !flag('no-floor')
 const workers = Number(option('workers', 1))
 const profile = flag('profile')
@@ -85,7 +85,7 @@ const SCENARIOS = {
   // (a saturated process reads many requests per wake-up, one at a few thousand req/s does not), so
   // only equal rates compare. Measured at max rate, the baseline serves ~8x the gateway's rate (a
   // delivered answer holds its connection ~10 ms) and its cost per request looks ~half of what it
-  // is at the gateway's rate. 5,000 req/s is within what the gateway serves with 128 connections.
+  // is at the gateway's rate. 5,000 req/s is within what the gateway serves with 256 connections.
   single: { body: JSON.stringify(event(1)), type: JSON_TYPE, events: 1, rate: 5_000 },
   ndjson100: { body: batch.map((e) => JSON.stringify(e)).join('\n') + '\n', type: 'application/x-ndjson', events: 100 },
   gzip100: { body: gzipSync(array), type: JSON_TYPE, encoding: 'gzip', events: 100 },
@@ -308,7 +308,7 @@ for (const name of only) {
     cpuRatios: {
       gatewayToBaseline: cpuRatio('gateway', 'baseline'),
       ...(floor ? { gatewayToFloor: cpuRatio('gateway', 'floor'), floorToBaseline: cpuRatio('floor', 'baseline') } : {}),
-      ...(against !== undefined ? { gatewayToAgainst: cpuRatio('gateway', 'against') } : {})
+      ...(against !== undefined ? { gatewayToAgainst: cpuRatio('gateway', 'against'), againstToBaseline: cpuRatio('against', 'baseline') } : {})
     },
     perRound
   }
@@ -424,13 +424,17 @@ function printReport (rep) {
     for (const who of ['baseline', 'floor', 'against', 'gateway']) {
       const m = r[who]
       if (m === undefined) continue
-      const toBase = { gateway: r.cpuRatios.gatewayToBaseline, floor: r.cpuRatios.floorToBaseline }[who]
+      const toBase = { gateway: r.cpuRatios.gatewayToBaseline, floor: r.cpuRatios.floorToBaseline, against: r.cpuRatios.againstToBaseline }[who]
       const toFloor = who === 'gateway' ? r.cpuRatios.gatewayToFloor : undefined
       rows.push([name + (r.offeredRate === 'max' ? '' : `@${r.offeredRate}`), who, m[CPU], m.cpuMicrosPerRequest, toBase, toFloor,
         m.bytesPerRecord, m.eventsPerRecord, m.eventsPerSec, m.requestsPerSec, m.p99Ms, m.cores, m.peakRssMiB, m.non2xx + m.errors || ''])
     }
   }
   printTable(rows)
+  if (rep.settings.against !== null) {
+    console.log(`\ngateway / against (${rep.settings.against}), CPU per event, median of the rounds' ratios: ` +
+      Object.entries(rep.results).filter(([name]) => name !== 'long').map(([name, r]) => `${name} ${r.cpuRatios.gatewayToAgainst}`).join(', '))
+  }
   if (rep.results.long !== undefined) {
     const g = rep.results.long.gateway
     console.log(`\nlong: RSS MiB every 5 s: ${g.rssSamplesMiB.join(' ')}`)
