@@ -7,7 +7,7 @@
 // separates what the gateway adds from what delivery costs at all.
 import { Agent, request } from 'node:http'
 import Fastify from 'fastify'
-import { addNdjsonParser, serveForBenchmark } from './child-common.js'
+import { addBodyHandling, serveForBenchmark } from './child-common.js'
 
 const endpoint = new URL(process.env.KINESIS_ENDPOINT)
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
@@ -55,7 +55,7 @@ function flush () {
 }
 
 const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 })
-addNdjsonParser(app)
+addBodyHandling(app)
 app.post('/v1/:channel', (request, reply) => {
   const events = Array.isArray(request.body) ? request.body : [request.body]
   queue(events, (ok) => { reply.code(ok ? 200 : 503).send('') })

@@ -1,24 +1,28 @@
-// npm run bench: the gateway against a bare Fastify baseline, over loopback, in one run.
+// npm run bench: the gateway's own CPU per delivered event, beside a bare Fastify baseline and a bare
+// forwarder, over loopback, interleaved in one run, against the targets of issue 11.
 //
-//   node bench/run.js [--duration 10] [--connections 64] [--only single,batch100,ndjson100,rate10k]
-//                     [--long] [--profile [--profile-baseline]] [--label text] [--shards 1000] [--wrk]
-//                     [--floor] [--repeat 3] [--against <other checkout, built>]
+//   node bench/run.js [--quick] [--duration 10] [--warmup 3] [--repeat 3] [--connections 64]
+//                     [--only raw100,envelope100,...] [--no-floor] [--workers 1] [--long [--long-duration 60]]
+//                     [--profile [--profile-baseline]] [--label text] [--shards 1000] [--against <built checkout>]
 //   node bench/run.js --compare <old.json> <new.json>
 //
-// Env: BENCH_DURATION (seconds per scenario), BENCH_CHANNEL_JSON (extra channel keys for the
-// gateway, e.g. '{"aggregate":true}'), BENCH_GATEWAY_JSON (extra top-level configuration, e.g.
-// '{"delivery":{"maxInFlightPerStream":32}}').
-// Every scenario starts fresh child processes (so CPU time and peak RSS are per scenario), warms
-// them up, then drives them with autocannon. Events delivered are counted at the fake Kinesis
-// endpoint, not from the HTTP answers. Results go to bench/results/<timestamp>-<sha>.json.
+// Env: BENCH_CHANNEL_JSON (extra channel keys for every scenario's gateway), BENCH_GATEWAY_JSON
+// (extra top-level configuration), BENCH_GATEWAY_NODE_ARGS (Node flags for the gateway only),
+// BENCH_AGAINST_ENV (extra environment of the --against gateway, JSON).
+//
+// The figure is the server's own user+system CPU (/proc, the process and all its descendants, so
+// every cluster worker) from the end of the warm-up to the end of the flush after the load, divided
+// by the events counted at the fake Kinesis endpoint over the same window. wrk (a separate process)
+// drives the load. Each measurement starts fresh child processes. Results go to bench/results/.
 import { execFile, execFileSync, fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
+import { gzipSync } from 'node:zlib'
 import { startFakeKinesis } from './fake-kinesis.js'
+import { cpuSeconds, memory, processTree } from './proc-stats.js'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const args = process.argv.slice(2)
@@ -28,30 +32,31 @@ const option = (name, fallback) => {
   return i === -1 ? fallback : args[i + 1]
 }
 
+// The figure of every comparison: the server's own CPU seconds per million delivered events.
+const CPU = 'cpuSecondsPerMillionEvents'
+
 if (flag('compare')) {
   const i = args.indexOf('--compare')
   compare(args[i + 1], args[i + 2])
   process.exit(0)
 }
 
-const duration = Number(option('duration', process.env.BENCH_DURATION ?? 10))
-// Delivered mode holds each request for the linger time plus a PutRecords round trip (~10-20 ms),
-// so a single-event client needs many connections to offer the load: 256 by default.
-const connections = Number(option('connections', 256))
-const aggregated = /"aggregate"\s*:\s*(true|\{)/.test(process.env.BENCH_CHANNEL_JSON ?? '')
-const warmup = Math.min(3, Math.max(1, Math.round(duration / 4)))
-const only = option('only', 'single,batch100,ndjson100,rate10k,rate10k-buffered').split(',')
-// Fixed-rate scenarios with wrk (must be installed) instead of autocannon, which runs in this
-// process next to the fake endpoint and itself saturates near 10,000 req/s on a small machine.
-const useWrk = flag('wrk')
+// --quick: a smoke run (every scenario once, 3 s each); its figures are not for quoting.
+const quick = flag('quick')
+const duration = Number(option('duration', process.env.BENCH_DURATION ?? (quick ? 3 : 10)))
+const warmup = Number(option('warmup', quick ? 1 : 3))
+const repeat = Math.max(1, Number(option('repeat', quick ? 1 : 3)))
+// wrk -t1 -c64, as issue 11 measured: a delivered answer holds its connection for the linger plus
+// a PutRecords round trip, so connections bound the batch size of single events (at most 64).
+const connections = Number(option('connections', 64))
+// Fixed-rate scenarios need connections to spare, or a slow moment stalls the schedule.
+const RATE_CONNECTIONS = 256
+const floor = !flag('no-floor')
+const workers = Number(option('workers', 1))
 const profile = flag('profile')
 // Open shards of the fake stream. The gateway paces each shard at Kinesis' 1,000 records/s, so the
 // stream must be as large as the load (a 1-shard stream caps every scenario at 1,000 events/s).
 const shards = Number(option('shards', process.env.BENCH_SHARDS ?? 1000))
-// A third server per scenario (bench/forward-child.js): bare Fastify that forwards every event to
-// the endpoint with plain PutRecords calls and nothing else, the floor of any delivering gateway.
-const floor = flag('floor')
-const repeat = Math.max(1, Number(option('repeat', 1)))
 // --against <dir>: a second gateway build (its dist/, e.g. a git worktree of an older commit)
 // measured in the same rounds, for an A/B comparison that machine drift affects on both sides.
 const against = option('against', undefined)
@@ -68,139 +73,184 @@ function event (i) {
   }
 }
 const batch = Array.from({ length: 100 }, (_, i) => event(i))
+const array = JSON.stringify(batch)
+const JSON_TYPE = 'application/json'
+// Every scenario's channel: acknowledged after delivery, envelope records, the fixture's schema
+// (gateway-child.js), unless the scenario says otherwise.
+const CHANNEL = { ack: 'delivered', record: 'envelope' }
 const SCENARIOS = {
-  single: { body: JSON.stringify(event(1)), type: 'application/json', events: 1 },
-  batch100: { body: JSON.stringify(batch), type: 'application/json', events: 100 },
+  raw100: { body: array, type: JSON_TYPE, events: 100, channel: { record: 'raw' } },
+  envelope100: { body: array, type: JSON_TYPE, events: 100 },
+  // Single events at one fixed rate for all three servers: CPU per request depends on the load
+  // (a saturated process reads many requests per wake-up, one at a few thousand req/s does not), so
+  // only equal rates compare. Measured at max rate, the baseline serves ~8x the gateway's rate (a
+  // delivered answer holds its connection ~10 ms) and its cost per request looks ~half of what it
+  // is at the gateway's rate. 5,000 req/s is within what the gateway serves with 256 connections.
+  single: { body: JSON.stringify(event(1)), type: JSON_TYPE, events: 1, rate: 5_000 },
   ndjson100: { body: batch.map((e) => JSON.stringify(e)).join('\n') + '\n', type: 'application/x-ndjson', events: 100 },
-  // Latency at a fixed offered rate (issue 6: p99 < 20 ms at 10,000 req/s).
-  rate10k: { body: JSON.stringify(event(1)), type: 'application/json', events: 1, rate: 10_000 },
-  // The same in `buffered` acknowledgement mode (202 once the records are in the send buffer).
-  'rate10k-buffered': { body: JSON.stringify(event(1)), type: 'application/json', events: 1, rate: 10_000, channel: { ack: 'buffered' } }
+  gzip100: { body: gzipSync(array), type: JSON_TYPE, encoding: 'gzip', events: 100 },
+  aggregated100: { body: array, type: JSON_TYPE, events: 100, channel: { aggregate: true } },
+  // Latency at a fixed offered rate, answers once the records are in the send buffer.
+  buffered10k: { body: JSON.stringify(event(1)), type: JSON_TYPE, events: 1, rate: 10_000, channel: { ack: 'buffered' } },
+  // --long only: memory over a minute at a moderate rate.
+  long: { body: JSON.stringify(event(1)), type: JSON_TYPE, events: 1, rate: 2_000 }
+}
+const DEFAULT_SCENARIOS = Object.keys(SCENARIOS).filter((name) => name !== 'long')
+const only = option('only', DEFAULT_SCENARIOS.join(',')).split(',')
+for (const name of only) {
+  if (SCENARIOS[name] === undefined || name === 'long') throw new Error(`unknown scenario ${name}; known: ${DEFAULT_SCENARIOS.join(', ')} (and --long)`)
+}
+
+try {
+  execFileSync('wrk', ['-v'], { stdio: 'ignore' })
+} catch (err) {
+  // wrk -v exits 1 after printing its version; only a missing binary is an error.
+  if (err.code === 'ENOENT') {
+    console.error('bench/run.js: wrk is not installed. Fix: apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)')
+    process.exit(1)
+  }
 }
 
 const kinesis = await startFakeKinesis({ shards })
+const bodyDir = mkdtempSync(join(tmpdir(), 'kg-bench-'))
+for (const [name, s] of Object.entries(SCENARIOS)) {
+  s.bodyFile = join(bodyDir, name)
+  writeFileSync(s.bodyFile, s.body)
+}
 
-async function startChild (kind, extraArgv = [], channel = undefined) {
+async function startChild (kind, scenario, exposeGc) {
   const script = here({ gateway: './gateway-child.js', against: './gateway-child.js', floor: './forward-child.js', baseline: './baseline-child.js' }[kind])
+  const isGateway = kind === 'gateway' || kind === 'against'
   const profiled = profile && (kind !== 'baseline' || flag('profile-baseline'))
   // BENCH_GATEWAY_NODE_ARGS: Node flags for the gateway only (e.g. "--max-semi-space-size=64").
-  const nodeArgs = kind === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') : []
-  const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), '--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`] : []), ...nodeArgs, ...extraArgv]
+  const nodeArgs = isGateway ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') : []
+  // Cluster workers write one profile each: Node's default names (with the pid) keep them apart.
+  const profName = workers > 1 && isGateway ? [] : ['--cpu-prof-name', `${kind}-${Date.now()}.cpuprofile`]
+  const execArgv = [...(profiled ? ['--cpu-prof', '--cpu-prof-dir', here('./results/profiles'), ...profName] : []),
+    ...nodeArgs, ...(exposeGc ? ['--expose-gc'] : [])]
   // The AWS SDK warns on Node 20 that its future versions need Node 22: noise in a benchmark's output.
   const env = { ...process.env, KINESIS_ENDPOINT: kinesis.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+  if (isGateway) {
+    env.BENCH_CHANNEL_JSON = JSON.stringify({ ...CHANNEL, ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...scenario.channel })
+    env.BENCH_WORKERS = String(workers)
+  }
   if (kind === 'against') {
     env.BENCH_GATEWAY_DIST = join(against, 'dist')
-    // BENCH_AGAINST_ENV: extra environment for the --against gateway only (JSON object), e.g. to
-    // compare one build with itself under another setting.
     Object.assign(env, JSON.parse(process.env.BENCH_AGAINST_ENV ?? '{}'))
   }
-  if (channel !== undefined) env.BENCH_CHANNEL_JSON = JSON.stringify({ ...JSON.parse(process.env.BENCH_CHANNEL_JSON ?? '{}'), ...channel })
   const child = fork(script, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const address = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)))
     child.on('message', (m) => { if (m.ready !== undefined) resolve(m.ready) })
   })
-  const stats = (what = 'stats') => new Promise((resolve) => {
-    const on = (m) => { if (m.stats !== undefined) { child.off('message', on); resolve(m.stats) } }
+  const heapAfterGc = () => new Promise((resolve) => {
+    const on = (m) => { if (m.gcStats !== undefined) { child.off('message', on); resolve(m.gcStats.heapUsed) } }
     child.on('message', on)
-    child.send(what)
+    child.send('gc-stats')
   })
   const stop = async () => {
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGTERM')
     await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))])
   }
-  return { address, stats, stop }
+  return { pid: child.pid, address, heapAfterGc, stop }
 }
 
-function load (url, scenario, seconds, generator = 'autocannon') {
-  if (generator === 'wrk') return loadWithWrk(url, scenario, seconds)
-  const opts = {
-    url: url + '/v1/bench',
-    method: 'POST',
-    headers: { 'content-type': scenario.type },
-    body: scenario.body,
-    connections: scenario.rate !== undefined ? 128 : connections,
-    duration: seconds
+/** wrk against the scenario's body for `seconds` (bench/wrk-rate.lua): counts and latency. */
+async function load (address, scenario, seconds) {
+  const rate = scenario.rate ?? 0
+  const out = await new Promise((resolve, reject) => {
+    execFile('wrk', ['-t1', `-c${rate > 0 ? RATE_CONNECTIONS : connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', here('./wrk-rate.lua'),
+      address + '/v1/bench', '--', String(rate), scenario.type, scenario.bodyFile, scenario.encoding ?? ''],
+    { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+  })
+  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '))
+  if (line === undefined) throw new Error(`wrk printed no summary:\n${out}`)
+  const w = JSON.parse(line.slice('WRK_JSON '.length))
+  return { seconds: w.durationUs / 1e6, ok: w.requests - w.statusErrors, non2xx: w.statusErrors, errors: w.socketErrors + w.timeouts, p50Ms: w.p50Us / 1000, p99Ms: w.p99Us / 1000 }
+}
+
+/** What one server has used and the endpoint has received, now. */
+function snapshot (pid) {
+  const tree = processTree(pid)
+  return { cpu: cpuSeconds(tree), memory: memory(tree), endpoint: { ...kinesis.stats }, benchCpu: process.cpuUsage(), at: performance.now() }
+}
+
+/**
+ * Waits until the server has finished what the load left it (requests queued in its sockets,
+ * buffered records, retries): no record reached the endpoint and the server used under 10% of a
+ * core, for 300 ms on end. Bounded, so a server that never settles cannot stall the run.
+ */
+async function settle (pid) {
+  const started = performance.now()
+  let last = snapshot(pid)
+  let quiet = 0
+  while (quiet < 3 && performance.now() - started < 30_000) {
+    await sleep(100)
+    const now = snapshot(pid)
+    const idle = now.endpoint.records === last.endpoint.records && now.cpu - last.cpu <= 0.01 * (now.at - last.at) / 100
+    quiet = idle ? quiet + 1 : 0
+    last = now
   }
-  if (scenario.rate !== undefined) opts.overallRate = scenario.rate
-  return autocannon(opts)
+  if (quiet < 3) process.stdout.write('(did not settle in 30 s) ')
+  return performance.now() - started
 }
 
-/** The same measurement with wrk at a fixed rate (bench/wrk-rate.lua), in autocannon's result shape. */
-async function loadWithWrk (url, scenario, seconds) {
-  const dir = mkdtempSync(join(tmpdir(), 'kg-bench-'))
-  const bodyFile = join(dir, 'body')
-  writeFileSync(bodyFile, scenario.body)
-  try {
-    const out = await new Promise((resolve, reject) => {
-      execFile('wrk', ['-t1', '-c128', `-d${seconds}s`, '--timeout', '10s', '-s', here('./wrk-rate.lua'), url + '/v1/bench', '--',
-        String(scenario.rate), scenario.type, bodyFile], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
-    })
-    const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '))
-    if (line === undefined) throw new Error(`wrk printed no summary:\n${out}`)
-    const w = JSON.parse(line.slice('WRK_JSON '.length))
-    return {
-      duration: w.durationUs / 1e6,
-      '2xx': w.requests - w.statusErrors,
-      non2xx: w.statusErrors,
-      errors: w.socketErrors,
-      timeouts: w.timeouts,
-      latency: { p50: round(w.p50Us / 1000, 2), p99: round(w.p99Us / 1000, 2) }
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-async function measure (kind, name, seconds = duration, samples) {
+async function measure (kind, name, seconds = duration, sampleEveryMs = undefined) {
   const scenario = SCENARIOS[name]
-  const child = await startChild(kind, samples === undefined ? [] : ['--expose-gc'], kind === 'gateway' || kind === 'against' ? scenario.channel : undefined)
-  const generator = useWrk && scenario.rate !== undefined ? 'wrk' : 'autocannon'
+  const child = await startChild(kind, scenario, sampleEveryMs !== undefined)
   try {
     await load(child.address, scenario, warmup)
-    await sleep(200)
-    const before = await child.stats()
-    const recordsBefore = kinesis.stats.records
-    const callsBefore = kinesis.stats.calls
-    let sampler
+    await settle(child.pid)
+    const before = snapshot(child.pid)
     const rssSamples = []
     const heapSamples = []
-    if (samples !== undefined) {
+    let sampler
+    if (sampleEveryMs !== undefined) {
       // RSS as the OS sees it, and the live JS heap after a full GC (a leak grows the latter).
       sampler = setInterval(async () => {
-        const s = await child.stats('gc-stats')
-        rssSamples.push(Math.round(s.rss / 1048576))
-        heapSamples.push(round(s.heapUsed / 1048576, 1))
-      }, samples)
+        rssSamples.push(round(memory(processTree(child.pid)).rss / 1048576, 1))
+        heapSamples.push(round(await child.heapAfterGc() / 1048576, 1))
+      }, sampleEveryMs)
     }
-    const r = await load(child.address, scenario, seconds, generator)
+    const r = await load(child.address, scenario, seconds)
     clearInterval(sampler)
-    if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`(${kind}: ${r.non2xx} non-2xx answers, ${r.errors} errors) `)
-    await sleep(100) // let the last PutRecords calls land
-    const after = await child.stats()
-    const delivered = kinesis.stats.records - recordsBefore
-    const calls = kinesis.stats.calls - callsBefore
-    const elapsed = r.duration
-    const ok = r['2xx']
-    // Delivered events are counted at the endpoint; with aggregation it sees Kinesis records that
-    // each hold many events, so events are then the acknowledged ones (acks come after delivery).
-    const countAtEndpoint = ((kind === 'gateway' || kind === 'against') && !aggregated) || kind === 'floor'
-    const events = countAtEndpoint ? delivered : ok * scenario.events
-    const eventsPerSec = events / elapsed
-    const cpuSeconds = (after.cpuMicros - before.cpuMicros) / 1e6
+    const flushMs = await settle(child.pid)
+    const after = snapshot(child.pid)
+    if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`(${kind}: ${r.non2xx} non-2xx answers, ${r.errors} socket errors or timeouts) `)
+
+    const delivers = kind !== 'baseline'
+    const records = after.endpoint.records - before.endpoint.records
+    // Events: counted at the endpoint for the servers that deliver (inside KPL aggregates too);
+    // the baseline delivers nothing, so its events are the ones it answered.
+    const events = delivers ? after.endpoint.events - before.endpoint.events : r.ok * scenario.events
+    const calls = after.endpoint.calls - before.endpoint.calls
+    const cpu = after.cpu - before.cpu
+    const benchCpu = process.cpuUsage(before.benchCpu)
     return {
-      loadGenerator: generator,
-      requestsPerSec: round(ok / elapsed),
-      eventsPerSec: round(eventsPerSec),
-      ...(kind !== 'baseline' ? { kinesisRecordsPerSec: round(delivered / elapsed), recordsPerPutRecordsCall: calls > 0 ? round(delivered / calls, 1) : null } : {}),
-      p50Ms: r.latency.p50,
-      p99Ms: r.latency.p99,
-      cpuSecondsPerMillionEvents: events > 0 ? round(cpuSeconds / events * 1e6, 2) : null,
-      cpuUtilization: round(cpuSeconds / elapsed, 2),
-      peakRssMiB: round(after.maxRss / 1048576, 1),
+      requestsPerSec: round(r.ok / r.seconds),
+      eventsPerSec: round(events / r.seconds),
+      p50Ms: round(r.p50Ms, 2),
+      p99Ms: round(r.p99Ms, 2),
+      cpuSecondsPerMillionEvents: events > 0 ? round(cpu / events * 1e6, 2) : null,
+      cpuMicrosPerRequest: r.ok > 0 ? round(cpu / r.ok * 1e6, 1) : null,
+      // Cores the server used over the load window (its CPU includes the flush after it).
+      cores: round(cpu / r.seconds, 2),
+      ...(delivers
+        ? {
+            bytesPerRecord: records > 0 ? round((after.endpoint.recordBytes - before.endpoint.recordBytes) / records) : null,
+            eventsPerRecord: records > 0 ? round(events / records, 1) : null,
+            recordsPerPutRecordsCall: calls > 0 ? round(records / calls, 1) : null,
+            answeredEvents: r.ok * scenario.events,
+            deliveredEvents: events
+          }
+        : {}),
+      flushMs: round(flushMs),
+      peakRssMiB: round(after.memory.peak / 1048576, 1),
       non2xx: r.non2xx,
-      errors: r.errors + r.timeouts,
+      errors: r.errors,
+      // The bench process (fake endpoint) on the same machine: context for a saturated run.
+      endpointCores: round((benchCpu.user + benchCpu.system) / 1e6 / ((after.at - before.at) / 1000), 2),
       ...(rssSamples.length > 0 ? { rssSamplesMiB: rssSamples, heapAfterGcSamplesMiB: heapSamples } : {})
     }
   } finally {
@@ -210,9 +260,6 @@ async function measure (kind, name, seconds = duration, samples) {
 
 const round = (x, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
 const ratio = (a, b) => (a == null || b == null || b === 0 ? null : round(a / b, 2))
-
-const RATIO_KEYS = ['requestsPerSec', 'eventsPerSec', 'p50Ms', 'p99Ms', 'cpuSecondsPerMillionEvents', 'peakRssMiB']
-const ratiosOf = (a, b) => Object.fromEntries(RATIO_KEYS.map((key) => [key, ratio(a[key], b[key])]))
 const median = (values) => {
   const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b)
   if (v.length === 0) return null
@@ -222,64 +269,66 @@ const median = (values) => {
 const medianOf = (rounds) => Object.fromEntries(Object.keys(rounds[0]).map((k) =>
   [k, typeof rounds[0][k] === 'number' ? median(rounds.map((r) => r[k])) : rounds[0][k]]))
 
-const results = {}
-for (const name of only) {
-  if (SCENARIOS[name] === undefined) throw new Error(`unknown scenario ${name}`)
-  // With --repeat N the servers take turns N times; ratios are the medians of each round's own
-  // ratios, so a slower minute on a shared machine weighs on both sides of the same round.
-  const rounds = []
-  for (let i = 0; i < repeat; i++) {
-    const tag = repeat > 1 ? `[${i + 1}/${repeat}] ` : ''
-    process.stdout.write(`${name}: ${tag}baseline... `)
-    const baseline = await measure('baseline', name)
-    let forward
+// Rounds outside, scenarios inside: each scenario's servers take turns within a round, and every
+// scenario is measured once per round, so drift of the shared machine spreads over all of them.
+const rounds = Object.fromEntries(only.map((name) => [name, []]))
+for (let i = 0; i < repeat; i++) {
+  for (const name of only) {
+    process.stdout.write(`${name}: ${repeat > 1 ? `[${i + 1}/${repeat}] ` : ''}baseline... `)
+    const turn = { baseline: await measure('baseline', name) }
     if (floor) {
       process.stdout.write('floor... ')
-      forward = await measure('floor', name)
+      turn.floor = await measure('floor', name)
     }
-    let other
     if (against !== undefined) {
       process.stdout.write('against... ')
-      other = await measure('against', name)
+      turn.against = await measure('against', name)
     }
     process.stdout.write('gateway... ')
-    const gateway = await measure('gateway', name)
-    rounds.push({ baseline, forward, other, gateway })
-    process.stdout.write('done\n')
+    turn.gateway = await measure('gateway', name)
+    rounds[name].push(turn)
+    process.stdout.write(`done (gateway ${turn.gateway[CPU]} CPU s/M events)\n`)
   }
-  const pick = (who) => rounds.map((r) => r[who])
-  const medianRatios = (a, b) => Object.fromEntries(RATIO_KEYS.map((key) => [key, median(rounds.map((r) => ratiosOf(r[a], r[b])[key]))]))
+}
+
+const results = {}
+for (const name of only) {
+  const perRound = rounds[name]
+  const s = SCENARIOS[name]
+  // Ratios are the medians of each round's own ratios: a slow minute weighs on both sides of one round.
+  const cpuRatio = (a, b) => median(perRound.map((r) => ratio(r[a]?.[CPU], r[b]?.[CPU])))
   results[name] = {
-    offeredRate: SCENARIOS[name].rate ?? 'max',
-    eventsPerRequest: SCENARIOS[name].events,
-    ack: SCENARIOS[name].channel?.ack ?? 'delivered',
-    ...(repeat > 1 ? { rounds: repeat } : {}),
-    baseline: repeat > 1 ? medianOf(pick('baseline')) : rounds[0].baseline,
-    ...(floor ? { floor: repeat > 1 ? medianOf(pick('forward')) : rounds[0].forward } : {}),
-    gateway: repeat > 1 ? medianOf(pick('gateway')) : rounds[0].gateway,
-    ratios: medianRatios('gateway', 'baseline'),
-    ...(floor ? { floorRatios: medianRatios('forward', 'baseline'), gatewayToFloor: medianRatios('gateway', 'forward') } : {}),
-    ...(against !== undefined ? { against: repeat > 1 ? medianOf(pick('other')) : rounds[0].other, gatewayToAgainst: medianRatios('gateway', 'other') } : {}),
-    ...(repeat > 1 ? { ratiosPerRound: rounds.map((r) => ratiosOf(r.gateway, r.baseline)) } : {})
+    offeredRate: s.rate ?? 'max',
+    eventsPerRequest: s.events,
+    channel: { ...CHANNEL, ...s.channel },
+    contentEncoding: s.encoding ?? null,
+    rounds: perRound.length,
+    ...Object.fromEntries(['baseline', 'floor', 'against', 'gateway'].filter((who) => perRound[0][who] !== undefined)
+      .map((who) => [who, medianOf(perRound.map((r) => r[who]))])),
+    cpuRatios: {
+      gatewayToBaseline: cpuRatio('gateway', 'baseline'),
+      ...(floor ? { gatewayToFloor: cpuRatio('gateway', 'floor'), floorToBaseline: cpuRatio('floor', 'baseline') } : {}),
+      ...(against !== undefined ? { gatewayToAgainst: cpuRatio('gateway', 'against'), againstToBaseline: cpuRatio('against', 'baseline') } : {})
+    },
+    perRound
   }
 }
 if (flag('long')) {
-  const seconds = Number(option('long-duration', 60))
+  const seconds = Number(option('long-duration', quick ? 15 : 60))
   process.stdout.write(`long: gateway, single events at 2,000 req/s for ${seconds} s, RSS sampled every 5 s... `)
-  SCENARIOS.long = { ...SCENARIOS.single, rate: 2_000 }
   const gateway = await measure('gateway', 'long', seconds, 5_000)
-  const s = gateway.rssSamplesMiB
-  const h = gateway.heapAfterGcSamplesMiB
   results.long = {
-    offeredRate: 2_000,
+    offeredRate: SCENARIOS.long.rate,
     seconds,
     gateway,
-    rssGrowthMiB: s.length > 1 ? round(s[s.length - 1] - s[1], 1) : null,
-    heapGrowthMiB: h.length > 1 ? round(h[h.length - 1] - h[1], 1) : null
+    // Growth over the run from a least-squares line through the samples after the first.
+    rssGrowthPercent: growthPercent(gateway.rssSamplesMiB),
+    heapGrowthPercent: growthPercent(gateway.heapAfterGcSamplesMiB)
   }
   process.stdout.write('done\n')
 }
 await kinesis.close()
+rmSync(bodyDir, { recursive: true, force: true })
 
 const sha = gitSha()
 const report = {
@@ -287,15 +336,66 @@ const report = {
   git: sha,
   label: option('label', undefined),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version },
-  settings: { durationSeconds: duration, warmupSeconds: warmup, connections, shards, repeat, floor, against: against ?? null, channel: process.env.BENCH_CHANNEL_JSON ?? null, gateway: process.env.BENCH_GATEWAY_JSON ?? null },
-  results
+  settings: {
+    quick,
+    durationSeconds: duration,
+    warmupSeconds: warmup,
+    repeat,
+    loadGenerator: `wrk -t1 -c${connections} (fixed rates: -c${RATE_CONNECTIONS})`,
+    shards,
+    workers,
+    floor,
+    against: against ?? null,
+    channel: process.env.BENCH_CHANNEL_JSON ?? null,
+    gateway: process.env.BENCH_GATEWAY_JSON ?? null
+  },
+  results,
+  targets: targets(results)
 }
 mkdirSync(here('./results'), { recursive: true })
-const out = here(`./results/${report.at.replaceAll(':', '-').replace(/\..*/, '')}-${sha}.json`)
+const out = here(`./results/${report.at.replaceAll(':', '-').replace(/\..*/, '')}-${sha}${quick ? '-quick' : ''}.json`)
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n')
-printTable(report)
+printReport(report)
 console.log(`\nwritten to ${out}`)
 if (profile) console.log(`CPU profiles in ${here('./results/profiles')} (read them with: node bench/profile-top.js <file>)`)
+
+/** Percent growth of a series over its span, from a least-squares line (the first sample, warming up, left out). */
+function growthPercent (samples) {
+  const y = samples.slice(1)
+  if (y.length < 2) return null
+  const n = y.length
+  const mx = (n - 1) / 2
+  const my = y.reduce((a, b) => a + b, 0) / n
+  let sxy = 0
+  let sxx = 0
+  for (let i = 0; i < n; i++) { sxy += (i - mx) * (y[i] - my); sxx += (i - mx) ** 2 }
+  return round(sxy / sxx * (n - 1) / my * 100, 1)
+}
+
+/** The targets of issue 11, item 2, each with the measured figure and met / not met / not measured. */
+function targets (res) {
+  const gw = (name) => res[name]?.gateway?.[CPU] ?? null
+  // A scenario's gateway CPU against envelope100's, as the median of the rounds' own ratios.
+  const toArray = (name) => res[name] === undefined || res.envelope100 === undefined
+    ? null
+    : median(res[name].perRound.map((r, i) => ratio(r.gateway[CPU], res.envelope100.perRound[i]?.gateway[CPU])))
+  const buffered = res.buffered10k?.gateway
+  const single = res.single?.gateway
+  const long = res.long
+  const list = [
+    { target: '100-event arrays, record: raw', limit: '<= 2.4 CPU-s/M events', value: gw('raw100'), met: (v) => v <= 2.4 },
+    { target: '100-event arrays, envelope', limit: '<= 3.6 CPU-s/M events', value: gw('envelope100'), met: (v) => v <= 3.6 },
+    // Equal rates only: a gateway that cannot serve the offered rate is not compared at it.
+    { target: 'single events at 5,000 req/s, gateway / baseline CPU per request', limit: '<= 1.5x, >= 4,900 req/s served', value: res.single?.cpuRatios.gatewayToBaseline ?? null, met: (v) => v <= 1.5 && single.requestsPerSec >= 4_900, note: single === undefined ? undefined : `${single.requestsPerSec} req/s served` },
+    { target: 'NDJSON 100 / JSON array 100 (envelope), CPU per event', limit: '<= 1.25x', value: toArray('ndjson100'), met: (v) => v <= 1.25 },
+    { target: 'gzip 100 / JSON array 100 (envelope), CPU per event', limit: '<= 1.25x', value: toArray('gzip100'), met: (v) => v <= 1.25 },
+    { target: 'aggregated 100 / JSON array 100 (envelope), CPU per event', limit: '<= 1.00x', value: toArray('aggregated100'), met: (v) => v <= 1 },
+    // p99 at 10,000 req/s only means something if 10,000 req/s were served.
+    { target: 'buffered, p99 at 10,000 req/s offered', limit: '< 20 ms, >= 9,800 req/s served', value: buffered?.p99Ms ?? null, met: (v) => v < 20 && buffered.requestsPerSec >= 9_800, note: buffered === undefined ? undefined : `${buffered.requestsPerSec} req/s served` },
+    { target: `RSS and live heap flat over ${long?.seconds ?? 60} s (--long)`, limit: 'growth <= 10%', value: long?.rssGrowthPercent == null || long.heapGrowthPercent == null ? null : Math.max(long.rssGrowthPercent, long.heapGrowthPercent), met: (v) => v <= 10, note: long === undefined ? undefined : `RSS ${long.rssGrowthPercent}%, heap ${long.heapGrowthPercent}%` }
+  ]
+  return list.map(({ met, ...t }) => ({ ...t, verdict: t.value === null ? 'not measured' : met(t.value) ? 'met' : 'not met' }))
+}
 
 function gitSha () {
   try {
@@ -307,42 +407,51 @@ function gitSha () {
   }
 }
 
-function printTable (rep) {
-  console.log(`\n${rep.at}  ${rep.git}  ${rep.machine.cpus} x ${rep.machine.cpuModel}  Node ${rep.machine.node}  ${rep.settings.durationSeconds} s/scenario` +
-    (rep.settings.repeat > 1 ? `, medians of ${rep.settings.repeat} rounds` : ''))
-  const head = ['scenario', 'who', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU s/M ev', 'peak RSS MiB', 'non2xx']
-  const rows = [head]
+function printTable (rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i] ?? '').length)))
+  for (const row of rows) console.log(row.map((c, i) => i === 0 ? String(c ?? '').padEnd(widths[i]) : String(c ?? '').padStart(widths[i])).join('  '))
+}
+
+function printReport (rep) {
+  const s = rep.settings
+  console.log(`\n${rep.at}  ${rep.git}  ${rep.machine.cpus} x ${rep.machine.cpuModel}  Node ${rep.machine.node}`)
+  console.log(`${s.durationSeconds} s per measurement after ${s.warmupSeconds} s warm-up, ${s.loadGenerator}, ${s.workers} gateway worker(s), ` +
+    `${s.repeat > 1 ? `medians of ${s.repeat} rounds` : '1 round'}${s.quick ? ' (--quick: a smoke run, not for quoting)' : ''}`)
+  console.log('CPU = the server\'s own user+system CPU (all its processes) over the load and the flush after it; events counted at the endpoint.\n')
+  const rows = [['scenario', 'who', 'CPU s/M ev', 'CPU us/req', 'x base', 'x floor', 'B/record', 'ev/record', 'events/s', 'req/s', 'p99 ms', 'cores', 'peak RSS MiB', 'errors']]
   for (const [name, r] of Object.entries(rep.results)) {
+    if (name === 'long') continue
     for (const who of ['baseline', 'floor', 'against', 'gateway']) {
       const m = r[who]
       if (m === undefined) continue
-      rows.push([name + (r.offeredRate === 'max' ? '' : `@${r.offeredRate}`), who, m.requestsPerSec, m.eventsPerSec, m.p50Ms, m.p99Ms, m.cpuSecondsPerMillionEvents, m.peakRssMiB, m.non2xx])
-    }
-    if (r.ratios !== undefined) {
-      const q = r.ratios
-      rows.push(['', 'ratio', q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
-    }
-    for (const [label, q] of [['floor/base', r.floorRatios], ['gw/floor', r.gatewayToFloor], ['gw/against', r.gatewayToAgainst]]) {
-      if (q !== undefined) rows.push(['', label, q.requestsPerSec, q.eventsPerSec, q.p50Ms, q.p99Ms, q.cpuSecondsPerMillionEvents, q.peakRssMiB, ''])
-    }
-    if (r.gateway?.rssSamplesMiB !== undefined) {
-      console.log(`${name}: RSS MiB every 5 s: ${r.gateway.rssSamplesMiB.join(' ')}`)
-      console.log(`${name}: live heap MiB after GC every 5 s: ${r.gateway.heapAfterGcSamplesMiB.join(' ')}`)
+      const toBase = { gateway: r.cpuRatios.gatewayToBaseline, floor: r.cpuRatios.floorToBaseline, against: r.cpuRatios.againstToBaseline }[who]
+      const toFloor = who === 'gateway' ? r.cpuRatios.gatewayToFloor : undefined
+      rows.push([name + (r.offeredRate === 'max' ? '' : `@${r.offeredRate}`), who, m[CPU], m.cpuMicrosPerRequest, toBase, toFloor,
+        m.bytesPerRecord, m.eventsPerRecord, m.eventsPerSec, m.requestsPerSec, m.p99Ms, m.cores, m.peakRssMiB, m.non2xx + m.errors || ''])
     }
   }
-  const widths = head.map((_, i) => Math.max(...rows.map((row) => String(row[i] ?? '').length)))
-  for (const row of rows) console.log(row.map((c, i) => String(c ?? '').padStart(widths[i])).join('  '))
+  printTable(rows)
+  if (rep.settings.against !== null) {
+    console.log(`\ngateway / against (${rep.settings.against}), CPU per event, median of the rounds' ratios: ` +
+      Object.entries(rep.results).filter(([name]) => name !== 'long').map(([name, r]) => `${name} ${r.cpuRatios.gatewayToAgainst}`).join(', '))
+  }
+  if (rep.results.long !== undefined) {
+    const g = rep.results.long.gateway
+    console.log(`\nlong: RSS MiB every 5 s: ${g.rssSamplesMiB.join(' ')}`)
+    console.log(`long: live heap MiB after GC every 5 s: ${g.heapAfterGcSamplesMiB.join(' ')}`)
+  }
+  console.log('\nTargets (issue 11, item 2):')
+  printTable([['target', 'limit', 'measured', 'verdict'], ...rep.targets.map((t) => [t.target, t.limit, t.value + (t.note === undefined ? '' : ` (${t.note})`), t.verdict])])
 }
 
 function compare (oldFile, newFile) {
   const a = JSON.parse(readFileSync(oldFile, 'utf8'))
   const b = JSON.parse(readFileSync(newFile, 'utf8'))
   console.log(`${a.git} (${a.at})  ->  ${b.git} (${b.at})`)
-  console.log('ratios to the baseline of each run (the comparable figures), old -> new:')
+  console.log('gateway CPU s per M delivered events, and its ratio to the baseline of each run, old -> new:')
   for (const [name, rb] of Object.entries(b.results)) {
     const ra = a.results[name]
-    if (ra?.ratios === undefined || rb.ratios === undefined) continue
-    const parts = Object.entries(rb.ratios).map(([k, v]) => `${k} ${ra.ratios[k]} -> ${v}`)
-    console.log(`  ${name}: ${parts.join(', ')}`)
+    if (ra?.gateway === undefined || rb.gateway === undefined || rb.cpuRatios === undefined) continue
+    console.log(`  ${name}: ${ra.gateway[CPU]} -> ${rb.gateway[CPU]} CPU s/M, x baseline ${ra.cpuRatios?.gatewayToBaseline ?? '?'} -> ${rb.cpuRatios.gatewayToBaseline}`)
   }
 }
