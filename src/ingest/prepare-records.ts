@@ -115,7 +115,8 @@ export function prepareRecords (channel: PreparingChannel, events: readonly unkn
     }
     const start = offsets === undefined ? -1 : offsets[2 * i] as number
     const bytes = start < 0 ? undefined : { body: (spans as EventSpans).body, start, end: offsets?.[2 * i + 1] as number }
-    const keyBytes = partitionKey.length <= 36 && isAscii(partitionKey) ? partitionKey.length : Buffer.byteLength(partitionKey)
+    // Ids are ASCII UUIDs: their byte length is their length.
+    const keyBytes = routable ? partitionKey.length : Buffer.byteLength(partitionKey)
     if (opts.checkOnly === true) {
       const size = encoder.sizeOf(envelope, id, event, bytes) + keyBytes
       if (size > maxRecordBytes) fail(i, 'tooLarge', tooLarge(i, size, maxRecordBytes))
@@ -136,11 +137,6 @@ const NO_KINDS: ReadonlySet<ProblemKind> = new Set()
 
 function tooLarge (index: number, size: number, limit: number): EventError {
   return { index, pointer: '', reason: `is ${size} bytes as a Kinesis record (data plus partition key); the limit is ${limit}` }
-}
-
-function isAscii (s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
 }
 
 /**
