@@ -69,7 +69,8 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
   const { kinesis, admin: adminClient, pool, shards, acks: ackDispatcher } = core
   let app: FastifyInstance | undefined
   try {
-    const table = await buildChannelTable(config, pool)
+    const quarantine = metrics.quarantineObserver()
+    const table = await buildChannelTable(config, pool, quarantine)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
@@ -105,6 +106,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       load: options.reloadConfig ?? (async () => await loadConfig()),
       registry,
       pool,
+      quarantine,
       admin: adminClient,
       kinesis,
       readiness,

@@ -169,7 +169,9 @@ export const configFileSchema = {
               }
             ]
           },
-          ack: { enum: ['delivered', 'buffered', 'spool'] }
+          ack: { enum: ['delivered', 'buffered', 'spool'] },
+          invalid: { enum: ['reject', 'partial'] },
+          quarantine: { type: 'string', pattern: '^[a-zA-Z0-9_.-]{1,128}$' }
         }
       }
     }
@@ -184,6 +186,8 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
   'server.workers': 'use a number of worker processes (1 = no cluster) or "auto" for one per CPU core',
+  'channels.*.invalid': 'use "reject" (default: one invalid event rejects the whole request) or "partial" (valid events are written, the answer is 207 with one result per event)',
+  'channels.*.quarantine': 'name a Kinesis stream (1-128 characters of letters, digits, "_", "." and "-") that keeps the events validation rejected',
   'channels.*.ack': 'use "delivered" (200 after Kinesis accepted), "buffered" (202 once in memory) or "spool" (202 once fsynced to the local spool); see docs/reliability.md',
   'delivery.maxBufferedBytesPerStream': 'use at least 5242880 (one full PutRecords call)',
   'spool.maxBytes': 'give the disk budget per stream in bytes, at least 1048576',

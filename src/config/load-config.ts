@@ -19,6 +19,8 @@ interface RawChannel extends RawChannelFrontDoor {
   maxEventsPerRequest?: number
   aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
   ack?: 'delivered' | 'buffered' | 'spool'
+  invalid?: 'reject' | 'partial'
+  quarantine?: string
 }
 
 interface RawConfig extends RawFrontDoor {
@@ -143,6 +145,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
             maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
           },
       ack: ch.ack ?? 'delivered',
+      invalid: ch.invalid ?? 'reject',
+      quarantine: ch.quarantine,
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }

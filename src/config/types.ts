@@ -28,7 +28,13 @@ export interface ChannelConfig {
   readonly corsOrigins: readonly string[]
   /** Accept navigator.sendBeacon bodies: text/plain holding JSON. */
   readonly beacon: boolean
+  /** reject: one invalid event rejects the request (all or nothing); partial: valid events are written, 207. */
+  readonly invalid: InvalidMode
+  /** Stream that keeps events rejected by validation (and bodies that are not JSON); undefined = none. */
+  readonly quarantine: string | undefined
 }
+
+export type InvalidMode = 'reject' | 'partial'
 
 export interface AggregateConfig {
   /** Most bytes of one aggregated Kinesis record (data plus partition key). */

@@ -4,10 +4,10 @@ import type { AckDispatcher } from '../delivery/ack-modes.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
 import { SpoolFullError } from '../delivery/spool/spool-writer.js'
 import { BufferFullError, type DeliveryReport } from '../delivery/stream-producer.js'
-import { eventsOf, prepareRecords, rejectionOf } from '../ingest/prepare-records.js'
-import type { RequestFacts } from '../ingest/record-encoder.js'
+import { eventsOf, prepareRecords, rejectionOf, type Prepared } from '../ingest/prepare-records.js'
 import { decodeContentEncoding, registerBodyParsers } from './body-parsers.js'
 import { GatewayError } from './problems.js'
+import { requestFacts } from './request-facts.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -82,19 +82,26 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
   const config = channel.config
   request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, config)
-  const prepared = prepareRecords(channel, events, { facts: requestFacts(request), headers: request.headers, spans: request.eventSpans })
-  const rejection = rejectionOf(prepared, config.name)
-  if (rejection !== undefined) throw rejection
+  const facts = requestFacts(request)
+  const prepared = prepareRecords(channel, events, { facts, headers: request.headers, spans: request.eventSpans })
+  const partial = config.invalid === 'partial'
+  let records = prepared.records
+  if (prepared.failing > 0) {
+    const quarantined = channel.quarantine?.events(prepared, events, request.eventSpans, facts) ?? 0
+    if (!partial || prepared.failing === prepared.count) {
+      const rejection = rejectionOf(prepared, config.name) as GatewayError
+      throw quarantined === 0 ? rejection : rejection.with({ quarantined })
+    }
+    records = records.filter((r) => r !== undefined)
+  }
 
-  const { count, ids, records } = prepared
+  const { ids } = prepared
   let report: DeliveryReport
+  let mode: 'delivered' | 'buffered' | 'spool'
   try {
     const ack = await acks.accept(config.ack, channel.producer, records)
-    if (ack.mode !== 'delivered') {
-      request.eventsWritten = count
-      return reply.code(202).type(JSON_TYPE).send(queuedAnswer(ids, ack.mode))
-    }
-    report = ack.report
+    mode = ack.mode
+    report = ack.mode === 'delivered' ? ack.report : NONE_FAILED
   } catch (err) {
     if (err instanceof SpoolFullError) {
       throw new GatewayError('GW_ERR_SPOOL_FULL', 'The gateway is saturated: its disk spool for this stream is full. Retry later; nothing was written',
@@ -106,22 +113,57 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
     }
     throw err
   }
-  request.eventsWritten = count - report.failed
+  request.eventsWritten = records.length - report.failed
+  if (prepared.failing > 0 || (partial && report.failed > 0)) {
+    return reply.code(207).type(JSON_TYPE).send(multiStatus(prepared, mode, report, channel.quarantine !== null))
+  }
+  if (mode !== 'delivered') return reply.code(202).type(JSON_TYPE).send(queuedAnswer(ids, mode))
   if (report.failed > 0) throw notDelivered(ids, report)
   return reply.type(JSON_TYPE).send(deliveredAnswer(ids, report))
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
+/** What buffered and spool acknowledgements report: nothing has failed (yet). */
+const NONE_FAILED: DeliveryReport = { failed: 0, shardIds: [], sequenceNumbers: [], errorCodes: null, errorMessages: null }
 
-/** What every envelope of this request shares. */
-export function requestFacts (request: FastifyRequest): RequestFacts {
-  return {
-    receivedAt: new Date().toISOString(),
-    sourceIp: request.ip,
-    userAgent: request.headers['user-agent'],
-    clientId: request.apiClient?.id
+/**
+ * 207 Multi-Status (`invalid: partial`): one result per event, in request order, each with the
+ * status that event alone would have had: 200 delivered, 202 buffered/spooled, 400 invalid,
+ * 503 not delivered. Delivered slots of `report` follow the valid events only.
+ */
+function multiStatus (prepared: Prepared, mode: 'delivered' | 'buffered' | 'spool', report: DeliveryReport, quarantine: boolean): string {
+  const { count, ids, failed, errors } = prepared
+  const byIndex = new Map<number, Array<{ pointer: string, reason: string }>>()
+  for (const e of errors) {
+    let list = byIndex.get(e.index)
+    if (list === undefined) byIndex.set(e.index, list = [])
+    list.push({ pointer: e.pointer, reason: e.reason })
   }
+  const results = new Array<Record<string, unknown>>(count)
+  let accepted = 0
+  let slot = 0
+  for (let i = 0; i < count; i++) {
+    if (failed !== null && failed[i] !== 0) {
+      results[i] = { index: i, status: 400, errors: byIndex.get(i) ?? [{ pointer: '', reason: 'is invalid (more errors than reported)' }], ...(quarantine ? { quarantined: true } : {}) }
+      continue
+    }
+    const at = slot++
+    if (mode !== 'delivered') {
+      accepted++
+      results[i] = { index: i, status: 202, event_id: ids[i] }
+      continue
+    }
+    const code = report.errorCodes?.[at] ?? ''
+    if (code === '') {
+      accepted++
+      results[i] = { index: i, status: 200, event_id: ids[i], shard_id: report.shardIds[at], sequence_number: report.sequenceNumbers[at] }
+    } else {
+      results[i] = { index: i, status: 503, event_id: ids[i], errors: [{ pointer: '', reason: `not written to Kinesis before its deadline (${code}: ${report.errorMessages?.[at] ?? code}); resend it` }] }
+    }
+  }
+  return JSON.stringify({ accepted, rejected: count - accepted, ...(quarantine ? { quarantined: prepared.failing } : {}), results })
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8'
 
 /**
  * {"accepted":N,"events":[{"id":"..","shardId":"..","sequenceNumber":".."},...]}, written as text:

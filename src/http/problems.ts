@@ -73,4 +73,13 @@ export class GatewayError extends Error {
     this.extra = options.extra
     this.retryAfterSeconds = options.retryAfterSeconds
   }
+
+  /** The same problem with more extension members (e.g. how many events were quarantined). */
+  with (extra: Record<string, unknown>): GatewayError {
+    return new GatewayError(this.code, this.message, {
+      ...(this.errors !== undefined ? { errors: this.errors } : {}),
+      extra: { ...this.extra, ...extra },
+      ...(this.retryAfterSeconds !== undefined ? { retryAfterSeconds: this.retryAfterSeconds } : {})
+    })
+  }
 }

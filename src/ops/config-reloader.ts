@@ -8,6 +8,7 @@ import { channelTable, type Channel, type ChannelRegistry } from '../channels/ch
 import { ConfigError } from '../config/config-error.js'
 import type { GatewayConfig, KinesisConfig } from '../config/types.js'
 import type { ProducerPool } from '../delivery/producer-pool.js'
+import type { QuarantineObserver } from '../ingest/quarantine.js'
 import { compileChannelSchemas } from '../validation/schema-registry.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { Readiness } from './readiness.js'
@@ -31,6 +32,8 @@ export interface ConfigReloaderOptions {
   readonly load: () => Promise<GatewayConfig>
   readonly registry: ChannelRegistry
   readonly pool: ProducerPool
+  /** What quarantines report (the same for start and reload channels). */
+  readonly quarantine: QuarantineObserver
   readonly admin: KinesisClient
   /** The Kinesis target in use (with the embedded server's endpoint resolved). */
   readonly kinesis: KinesisConfig
@@ -199,7 +202,7 @@ export class ConfigReloader {
     problems.push(...await this.checkNewStreams(next))
     if (problems.length > 0 || compiled === undefined) return { problems }
 
-    return { next, table: channelTable(next.channels.values(), compiled, this.opts.pool), ignored }
+    return { next, table: channelTable(next.channels.values(), compiled, this.opts.pool, this.opts.quarantine), ignored }
   }
 
   /**
