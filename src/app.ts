@@ -15,9 +15,11 @@ import { ingestRoutes } from './http/ingest-route.js'
 import { validateRoute } from './http/validate-route.js'
 import { startEmbeddedKinesis, type EmbeddedKinesis } from './ops/embedded-kinesis.js'
 import { drainWithin } from './ops/drain.js'
+import { KinesisReachability } from './ops/kinesis-reachability.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './ops/stream-admin.js'
 import { loadConfig } from './config/load-config.js'
+import { describeTarget } from './config/kinesis-target.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
 import { requestIdOf } from './http/request-id.js'
@@ -122,7 +124,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       forceCloseConnections: 'idle'
     })
     const log = app.log
-    logShardError = (stream, err) => log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list')
+    // Background checks that fail in an outage log one warning, and one line when Kinesis is back.
+    const reachability = new KinesisReachability(log, describeTarget(kinesis))
+    logShardError = (stream, err) => { reachability.failed(err, `ListShards ${stream} (shard pacing keeps the previous shard list)`) }
     logHardFailure = (stream, errorCode, message) => log.error({ stream, errorCode, message }, 'PutRecords failed with a non-retryable error')
     // Spools are opened (and recovered after a crash) before the first request is served.
     const spooled = [...config.channels.values()].filter((c) => c.ack === 'spool').map((c) => c.stream)
@@ -134,8 +138,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
         log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')
       }
     })
-    const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
-      (err) => log.warn({ err }, 'stream readiness check failed'))
+    const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs, reachability)
     const reloader = new ConfigReloader({
       initial: config,
       load: options.reloadConfig ?? (async () => await loadConfig()),

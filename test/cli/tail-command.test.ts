@@ -137,12 +137,12 @@ t.test('friendly errors: nothing listening, missing stream', async (t) => {
   const file = configFile(t, { events: 'events' })
   const embedded = await runCli(['tail', 'events', '--once'], { env: { GATEWAY_CONFIG: file, KINESIS_LOCAL_PORT: String(await freePort()) } })
   t.equal(embedded.code, 1)
-  t.match(embedded.stderr, /cannot reach the embedded development server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is `npm start` running\?/)
+  t.match(embedded.stderr, /cannot reach the embedded development server at http:\/\/127\.0\.0\.1:\d+ \(none of KINESIS_MODE, KINESIS_ENDPOINT, AWS_REGION, AWS_DEFAULT_REGION is set\): ECONNREFUSED\. is `npm start` running\?/)
   t.notMatch(embedded.stderr, /\n\s+at /, 'no stack trace')
 
   const endpoint = await runCli(['tail', 'events', '--once'], { env: { GATEWAY_CONFIG: file, KINESIS_ENDPOINT: `http://127.0.0.1:${await freePort()}` } })
   t.equal(endpoint.code, 1)
-  t.match(endpoint.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+  t.match(endpoint.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(chosen by KINESIS_ENDPOINT=http:\/\/127\.0\.0\.1:\d+\): ECONNREFUSED/)
 
   const missing = await runCli(['tail', 'no-such-stream', '--once'], { env: { GATEWAY_CONFIG: file, KINESIS_ENDPOINT: kinesis.endpoint } })
   t.equal(missing.code, 1)
