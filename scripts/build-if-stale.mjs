@@ -4,7 +4,7 @@
 // whole project every time, and `npm install` / `npm ci` (prepare) leave a working CLI behind.
 // Plain JavaScript on purpose: it runs before anything is compiled.
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,7 +13,16 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const dist = join(root, 'dist')
 // tsc --incremental keeps its state here (tsconfig.build.json); inside dist/, so deleting dist/ resets it.
 const stamp = join(dist, '.tsbuildinfo')
-const outputs = [join(dist, 'server.js'), join(dist, 'cli', 'main.js')]
+const cli = join(dist, 'cli', 'main.js')
+const outputs = [join(dist, 'server.js'), cli]
+
+/**
+ * `npx kinesis-gateway` in the checkout runs package.json's bin through the shell, and npm marks
+ * bins executable only for installed dependencies, never for the project itself: tsc writes 0644.
+ */
+function markCliExecutable () {
+  if (existsSync(cli) && (statSync(cli).mode & 0o111) === 0) chmodSync(cli, 0o755)
+}
 
 if (!existsSync(join(root, 'src'))) process.exit(0) // an installed copy without sources: nothing to build
 
@@ -22,7 +31,10 @@ try {
   tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 } catch {
   // A production install (npm ci --omit=dev) has no TypeScript: it runs the dist/ it was given.
-  if (outputs.every((f) => existsSync(f))) process.exit(0)
+  if (outputs.every((f) => existsSync(f))) {
+    markCliExecutable()
+    process.exit(0)
+  }
   process.stderr.write('kinesis-gateway: dist/ is missing and TypeScript is not installed. Fix: run `npm install` (with dev dependencies), then `npm run build`\n')
   process.exit(1)
 }
@@ -38,7 +50,10 @@ function newestInput () {
 
 const force = process.argv.includes('--force')
 const missing = outputs.some((f) => !existsSync(f))
-if (!force && !missing && existsSync(stamp) && newestInput() <= statSync(stamp).mtimeMs) process.exit(0)
+if (!force && !missing && existsSync(stamp) && newestInput() <= statSync(stamp).mtimeMs) {
+  markCliExecutable()
+  process.exit(0)
+}
 
 // Outputs gone but the incremental state kept would make tsc believe there is nothing to emit.
 if (missing) rmSync(stamp, { force: true })
@@ -48,3 +63,4 @@ if (run.status !== 0) process.exit(run.status ?? 1)
 // tsc leaves its state file alone when nothing needed emitting (a touched, unchanged file): mark the build current.
 const now = new Date()
 if (existsSync(stamp)) utimesSync(stamp, now, now)
+markCliExecutable()

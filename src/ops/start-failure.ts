@@ -14,6 +14,8 @@ export class StartError extends Error {
  */
 export function explainStartFailure (err: unknown, config: GatewayConfig): string | undefined {
   if (err instanceof StartError) return err.message
+  // The project's errors for users carry their fix ("... Fix: ..."): such a message is the whole story.
+  if (err instanceof Error && err.message.includes(' Fix: ')) return err.message
   const e = err as NodeJS.ErrnoException & { port?: number, address?: string }
   if (e.code !== 'EADDRINUSE' && e.code !== 'EADDRNOTAVAIL' && e.code !== 'EACCES') return undefined
   const metrics = config.metrics.port !== undefined && e.port === config.metrics.port && e.port !== config.server.port
