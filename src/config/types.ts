@@ -94,8 +94,21 @@ export interface IdempotencyConfig {
  */
 export type KinesisMode = 'embedded' | 'endpoint' | 'aws'
 
+/**
+ * The setting that chose the mode, named as the user wrote it (an environment variable or a key
+ * of the file); "default" when nothing did (development: the embedded server).
+ */
+export type KinesisChooser = 'KINESIS_MODE' | 'KINESIS_ENDPOINT' | 'kinesis.endpoint' | 'AWS_REGION' | 'AWS_DEFAULT_REGION' | 'kinesis.region' | 'default'
+
 export interface KinesisConfig {
   readonly mode: KinesisMode
+  /**
+   * What chose `mode` (reported by the start line and every CLI command). Optional so that
+   * configurations built by hand (tests, benchmarks) stay valid; load-config.ts always sets it.
+   */
+  readonly chosenBy?: KinesisChooser
+  /** Settings present but not used because KINESIS_MODE chose another target (e.g. "AWS_REGION"). */
+  readonly ignored?: readonly string[]
   readonly region: string
   /** Set for embedded and endpoint modes. */
   readonly endpoint: string | undefined
