@@ -13,7 +13,8 @@
 export interface RequestFacts {
   readonly receivedAt: string
   readonly channel: string
-  readonly sourceIp: string
+  /** Undefined when the client's socket closed before the record was made (Fastify's request.ip). */
+  readonly sourceIp: string | undefined
   readonly userAgent: string | undefined
   /** Added by API-key authentication: the key's id, never the key. */
   readonly clientId?: string | undefined
@@ -23,7 +24,7 @@ export interface RequestFacts {
 export function envelopeMiddle (facts: RequestFacts): string {
   return '","received_at":"' + facts.receivedAt +
     '","channel":' + JSON.stringify(facts.channel) +
-    ',"source_ip":' + JSON.stringify(facts.sourceIp) +
+    ',"source_ip":' + (facts.sourceIp === undefined ? 'null' : JSON.stringify(facts.sourceIp)) +
     ',"user_agent":' + (facts.userAgent === undefined ? 'null' : JSON.stringify(facts.userAgent)) +
     (facts.clientId === undefined ? '' : ',"client_id":' + JSON.stringify(facts.clientId)) +
     ',"data":'

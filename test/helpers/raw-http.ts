@@ -40,3 +40,65 @@ export async function rawRequest (url: string, chunks: Array<string | Buffer>, o
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(text)
   return { status: m === null ? 0 : Number(m[1]), text, closedAfterMs: (gaveUp ? performance.now() : closedAt) - start, closedByServer: !gaveUp }
 }
+
+export interface PipelinedAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+export interface PipelineResult {
+  /** The answers, in the order they came, split by their Content-Length. */
+  readonly answers: readonly PipelinedAnswer[]
+  /** True when the server closed the connection (rather than `expect` answers being reached or giving up). */
+  readonly closedByServer: boolean
+}
+
+/**
+ * Sends `requests` back to back on one connection (pipelining, in one write unless `oneWrite` is
+ * false) and reads the answers until `expect` of them came, the server closed, or `giveUpMs` passed.
+ */
+export async function pipeline (url: string, requests: ReadonlyArray<string | Buffer>,
+  opts: { expect?: number, giveUpMs?: number, oneWrite?: boolean } = {}): Promise<PipelineResult> {
+  const { port, hostname } = new URL(url)
+  const expect = opts.expect ?? requests.length
+  const socket: Socket = connect(Number(port), hostname)
+  let buffered = Buffer.alloc(0)
+  const answers: PipelinedAnswer[] = []
+  let closedByServer = false
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { socket.destroy(); resolve() }, opts.giveUpMs ?? 10_000)
+    const finish = (): void => { clearTimeout(timer); socket.destroy(); resolve() }
+    socket.on('data', (d: Buffer) => {
+      buffered = Buffer.concat([buffered, d])
+      for (;;) {
+        const head = buffered.indexOf('\r\n\r\n')
+        if (head < 0) break
+        const lines = buffered.subarray(0, head).toString('latin1').split('\r\n')
+        const headers: Record<string, string> = {}
+        for (const line of lines.slice(1)) {
+          const colon = line.indexOf(':')
+          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+        }
+        const length = Number(headers['content-length'] ?? 0)
+        if (buffered.length < head + 4 + length) break
+        answers.push({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0), headers, body: buffered.subarray(head + 4, head + 4 + length).toString('utf8') })
+        buffered = buffered.subarray(head + 4 + length)
+      }
+      if (answers.length >= expect) finish()
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => { closedByServer = answers.length < expect; finish() })
+    socket.once('connect', () => {
+      if (opts.oneWrite === false) for (const r of requests) socket.write(r)
+      else socket.write(Buffer.concat(requests.map((r) => typeof r === 'string' ? Buffer.from(r, 'latin1') : r)))
+    })
+  })
+  return { answers, closedByServer }
+}
+
+/** One HTTP/1.1 POST of a JSON body, as raw bytes for pipelining. */
+export function rawPost (path: string, body: string, headers: Record<string, string> = {}): string {
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  return `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+}
