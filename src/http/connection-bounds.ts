@@ -188,8 +188,10 @@ class Connection {
 
   /**
    * The write timeout: armed while answers are queued, it closes the connection when a whole
-   * period passed in which the client took none of them (a slow reader that takes some gets
-   * another period; its queue is bounded by maxQueuedAnswerBytes either way).
+   * period passed in which the client took none of them. A slow reader that took at least one
+   * gets another period (its queue is bounded by maxQueuedAnswerBytes either way). Node sees an
+   * answer taken once the kernel has it whole, so a client must read the kernel's socket buffers
+   * (about 4 MB on loopback) and one answer within a period: with the 30 s default, 150 KB/s.
    */
   private watch (): void {
     if (this.stall !== undefined || this.socket.destroyed || this.socket.writableLength === 0) return
@@ -208,7 +210,7 @@ class Connection {
   }
 }
 
-/** Bytes the kernel took from the socket so far (bytesWritten counts queued bytes too). */
+/** Bytes of the answers the kernel took whole so far (bytesWritten counts queued bytes too). */
 function delivered (socket: Socket): number {
   return socket.bytesWritten - socket.writableLength
 }

@@ -54,6 +54,31 @@ export interface PipelineResult {
   readonly closedByServer: boolean
 }
 
+/** Splits the HTTP/1.1 answers out of the bytes read from one connection, by their Content-Length. */
+export class AnswerSplitter {
+  readonly answers: PipelinedAnswer[] = []
+  private buffered = Buffer.alloc(0)
+
+  push (data: Buffer): void {
+    this.buffered = Buffer.concat([this.buffered, data])
+    for (;;) {
+      const head = this.buffered.indexOf('\r\n\r\n')
+      if (head < 0) return
+      const lines = this.buffered.subarray(0, head).toString('latin1').split('\r\n')
+      const headers: Record<string, string> = {}
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':')
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+      }
+      const length = Number(headers['content-length'] ?? 0)
+      if (this.buffered.length < head + 4 + length) return
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0)
+      this.answers.push({ status, headers, body: this.buffered.subarray(head + 4, head + 4 + length).toString('utf8') })
+      this.buffered = this.buffered.subarray(head + 4 + length)
+    }
+  }
+}
+
 /**
  * Sends `requests` back to back on one connection (pipelining, in one write unless `oneWrite` is
  * false) and reads the answers until `expect` of them came, the server closed, or `giveUpMs` passed.
@@ -63,38 +88,23 @@ export async function pipeline (url: string, requests: ReadonlyArray<string | Bu
   const { port, hostname } = new URL(url)
   const expect = opts.expect ?? requests.length
   const socket: Socket = connect(Number(port), hostname)
-  let buffered = Buffer.alloc(0)
-  const answers: PipelinedAnswer[] = []
+  const split = new AnswerSplitter()
   let closedByServer = false
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => { socket.destroy(); resolve() }, opts.giveUpMs ?? 10_000)
     const finish = (): void => { clearTimeout(timer); socket.destroy(); resolve() }
     socket.on('data', (d: Buffer) => {
-      buffered = Buffer.concat([buffered, d])
-      for (;;) {
-        const head = buffered.indexOf('\r\n\r\n')
-        if (head < 0) break
-        const lines = buffered.subarray(0, head).toString('latin1').split('\r\n')
-        const headers: Record<string, string> = {}
-        for (const line of lines.slice(1)) {
-          const colon = line.indexOf(':')
-          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
-        }
-        const length = Number(headers['content-length'] ?? 0)
-        if (buffered.length < head + 4 + length) break
-        answers.push({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0), headers, body: buffered.subarray(head + 4, head + 4 + length).toString('utf8') })
-        buffered = buffered.subarray(head + 4 + length)
-      }
-      if (answers.length >= expect) finish()
+      split.push(d)
+      if (split.answers.length >= expect) finish()
     })
     socket.on('error', () => {})
-    socket.on('close', () => { closedByServer = answers.length < expect; finish() })
+    socket.on('close', () => { closedByServer = split.answers.length < expect; finish() })
     socket.once('connect', () => {
       if (opts.oneWrite === false) for (const r of requests) socket.write(r)
       else socket.write(Buffer.concat(requests.map((r) => typeof r === 'string' ? Buffer.from(r, 'latin1') : r)))
     })
   })
-  return { answers, closedByServer }
+  return { answers: split.answers, closedByServer }
 }
 
 /** One HTTP/1.1 POST of a JSON body, as raw bytes for pipelining. */
