@@ -191,7 +191,7 @@ class Connection {
    * period passed in which the client took none of them. A slow reader that took at least one
    * gets another period (its queue is bounded by maxQueuedAnswerBytes either way). Node sees an
    * answer taken once the kernel has it whole, so a client must read the kernel's socket buffers
-   * (about 4 MB on loopback) and one answer within a period: with the 30 s default, 150 KB/s.
+   * (about 4 MB on loopback) and one answer within a period: with the 30 s default, 140 KB/s.
    */
   private watch (): void {
     if (this.stall !== undefined || this.socket.destroyed || this.socket.writableLength === 0) return
