@@ -144,8 +144,9 @@ class Connection {
 
   private answered (req: IncomingMessage, res: ServerResponse): void {
     this.started.delete(req)
-    // An answer that closes the connection (Node does so after it): nothing after it may start.
-    if (!this.ending && res.getHeader('connection') === 'close') {
+    // An answer that closes the connection (Connection: close, set by the app, by Fastify while
+    // closing, or asked for by the client; Node closes after it): nothing after it may start.
+    if (!this.ending && !res.shouldKeepAlive) {
       this.ending = true
       this.waiting.length = 0
     }
