@@ -40,7 +40,8 @@ COPY kinesis-gateway.yaml openapi.yaml ./
 RUN mkdir -p /app/spool-data && chown node:node /app/spool-data
 VOLUME ["/app/spool-data"]
 USER node
-EXPOSE 8080
+# 9464: /metrics, on a listener of its own in production (docs/operations.md).
+EXPOSE 8080 9464
 # Slim images have no curl: probe /healthz with node itself (global fetch).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -9,6 +9,7 @@ import type { ShardPacers } from './delivery/shard-pacers.js'
 import type { PutRecordsSender } from './kinesis/sink.js'
 import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
 import { clientErrorHandler } from './http/client-error.js'
+import { boundedServerFactory } from './http/connection-bounds.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
@@ -105,7 +106,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       // Requests Node's HTTP parser refuses (e.g. a wrong Content-Length) also get problem+json.
       clientErrorHandler,
       frameworkErrors: frameworkErrorHandler,
-      forceCloseConnections: 'idle'
+      forceCloseConnections: 'idle',
+      // Pipelining, unread answers, header count: what one connection may hold (connection-bounds.ts).
+      serverFactory: boundedServerFactory(config.server)
     })
     const log = app.log
     // Background checks that fail in an outage log one warning, and one line when Kinesis is back.

@@ -31,6 +31,10 @@ interface RawConfig extends RawFrontDoor {
     keepAliveTimeoutMs?: number
     headersTimeoutMs?: number
     maxHeaderBytes?: number
+    maxHeaders?: number
+    maxPipelinedRequests?: number
+    maxQueuedAnswerBytes?: number
+    writeTimeoutMs?: number
     trustProxy?: boolean | string | string[]
     workers?: number | 'auto'
   }
@@ -59,7 +63,7 @@ interface RawConfig extends RawFrontDoor {
   spool?: { dir?: string, maxBytes?: number, segmentBytes?: number, checkpointIntervalMs?: number }
   shutdown?: { graceMs?: number, deadlineMs?: number }
   readinessRefreshMs?: number
-  metrics?: { port?: number, host?: string }
+  metrics?: { port?: number, host?: string, public?: boolean }
   logging?: { format?: 'json' | 'pretty' | 'auto', successSampleRate?: number }
   channels: Record<string, RawChannel>
 }
@@ -127,9 +131,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const production = env.NODE_ENV === 'production'
   const kinesis = kinesisSettings(raw, env, production, file, problems)
   const port = portFrom(env.PORT, 'PORT', DEFAULTS.port, problems)
-  const metricsPort = env.METRICS_PORT !== undefined && env.METRICS_PORT !== ''
-    ? portFrom(env.METRICS_PORT, 'METRICS_PORT', 0, problems)
-    : raw.metrics?.port
+  const metricsPort = metricsPortOf(raw, env, production, file, problems)
   const logFormat = env.LOG_FORMAT ?? raw.logging?.format ?? 'auto'
   if (logFormat !== 'json' && logFormat !== 'pretty' && logFormat !== 'auto') {
     problems.push(`LOG_FORMAT: "${logFormat}". Fix: use json, pretty or auto (pretty on a terminal, else json)`)
@@ -188,6 +190,10 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       trustProxy: server.trustProxy ?? false,
       headersTimeoutMs: server.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
       maxHeaderBytes: server.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      maxHeaders: server.maxHeaders ?? DEFAULTS.maxHeaders,
+      maxPipelinedRequests: server.maxPipelinedRequests ?? DEFAULTS.maxPipelinedRequests,
+      maxQueuedAnswerBytes: server.maxQueuedAnswerBytes ?? DEFAULTS.maxQueuedAnswerBytes,
+      writeTimeoutMs: server.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs,
       workers
     },
     kinesis,
@@ -303,6 +309,25 @@ function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: s
     requestTimeoutMs: k.requestTimeoutMs ?? DEFAULTS.kinesisRequestTimeoutMs,
     maxSockets: k.maxSockets ?? DEFAULTS.kinesisMaxSockets
   }
+}
+
+/**
+ * The port of the separate /metrics listener, or undefined for the public one. /metrics is the
+ * largest answer a client can make the gateway produce and it shows the gateway's internals, so
+ * in production it is not on the public port unless asked for (docs/operations.md); in
+ * development (`npm start`) it stays there, one curl away.
+ */
+function metricsPortOf (raw: RawConfig, env: Env, production: boolean, file: string, problems: string[]): number | undefined {
+  const port = env.METRICS_PORT !== undefined && env.METRICS_PORT !== ''
+    ? portFrom(env.METRICS_PORT, 'METRICS_PORT', 0, problems)
+    : raw.metrics?.port
+  const onPublic = raw.metrics?.public
+  if (onPublic === true && port !== undefined) {
+    problems.push(`${file}: metrics.public: true, but metrics.port / METRICS_PORT (${port}) moves /metrics to a listener of its own. ` +
+      'Fix: remove metrics.public to serve /metrics only on that port, or remove the port to serve it on the public one')
+  }
+  if (port !== undefined || (onPublic ?? !production)) return port
+  return DEFAULTS.metricsPortProduction
 }
 
 /** WORKERS / server.workers: a count, or "auto" for one worker per core (os.availableParallelism). */

@@ -180,9 +180,20 @@ export interface ServerConfig {
   readonly headersTimeoutMs: number
   /** Larger request headers are answered 431 (Node's maxHeaderSize). */
   readonly maxHeaderBytes: number
+  /** Requests with more header lines are answered 431 (GW_ERR_TOO_MANY_HEADERS). */
+  readonly maxHeaders: number
+  /** Requests of one connection held unanswered at once (pipelining); beyond, the connection is closed. */
+  readonly maxPipelinedRequests: number
+  /** Unread answer bytes queued for one connection past which none of its requests is started. */
+  readonly maxQueuedAnswerBytes: number
+  /** A connection whose queued answers are not read for this long is closed. */
+  readonly writeTimeoutMs: number
 }
 
-/** Where GET /metrics is served: on the public listener (port undefined) or on its own port. */
+/**
+ * Where GET /metrics is served: on the public listener (`port` undefined) or on a listener of its
+ * own. The public listener serves it only in development or with `metrics.public: true`.
+ */
 export interface MetricsConfig {
   readonly port: number | undefined
   readonly host: string

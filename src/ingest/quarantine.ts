@@ -93,7 +93,7 @@ export class Quarantine {
       ',"received_at":"' + facts.receivedAt +
       '","event_id":"' + eventId +
       '","client_id":' + (facts.clientId === undefined ? 'null' : JSON.stringify(facts.clientId)) +
-      ',"source_ip":' + JSON.stringify(facts.sourceIp) +
+      ',"source_ip":' + (facts.sourceIp === undefined ? 'null' : JSON.stringify(facts.sourceIp)) +
       ',"reason":"' + kind +
       '","errors":' + JSON.stringify(errors.map((e) => ({ pointer: e.pointer, reason: e.reason }))) + ','
     let data = Buffer.from(head + payload + '}\n')
