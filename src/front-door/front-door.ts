@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOption
 import type { ChannelRegistry } from '../channels/channel-registry.js'
 import type { ApiKeyConfig, GatewayConfig } from '../config/types.js'
 import { parseJsonBody } from '../http/body-parsers.js'
+import { channelNameOf } from '../http/ingest-route.js'
 import { GatewayError } from '../http/problems.js'
 import { API_KEY_HEADER, ApiKeys } from './api-keys.js'
 import { answerPreflight, applyCors } from './cors.js'
@@ -50,6 +51,8 @@ export interface FrontDoorHooks {
   readonly preHandler: preHandlerHookHandler
   /** Ingest only: keep the answer of a claimed Idempotency-Key. */
   readonly onSend: onSendHookHandler
+  /** The configured API keys (the channel catalogue lists what a key may write). */
+  readonly keys: ApiKeys
 }
 
 /**
@@ -73,8 +76,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
   app.decorateRequest('idempotencyClaim', null)
 
   const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const url = request.routeOptions.url
-    const name = (request.params as { channel?: string }).channel ?? ''
+    const name = channelNameOf(request)
     const channel = registry.get(name)
     if (channel === undefined) {
       throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
@@ -86,7 +88,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
     request.apiClient = client
     await throttle.admit(request, reply, channel.config.name, client)
     // A retry that will be answered from the idempotency store writes nothing and spends no quota.
-    if (client?.dailyQuota !== undefined && url === INGEST_URL && !await idempotency.answered(request, channel.config.name, client.id)) {
+    if (client?.dailyQuota !== undefined && request.routeOptions.config.ingest === true && !await idempotency.answered(request, channel.config.name, client.id)) {
       const q = await quota.take(client.id, client.dailyQuota)
       if (!q.allowed) {
         throw new GatewayError('GW_ERR_QUOTA_EXCEEDED',
@@ -116,11 +118,11 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
 
   app.addHook('onReady', async () => { link?.start() })
   app.addHook('onClose', async () => { await link?.close() })
-  return { onRequest, preHandler, onSend }
+  return { onRequest, preHandler, onSend, keys }
 }
 
 /** Routes and parsers of the front door; call after ingestRoutes (which resets the text/plain parser). */
-export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks): void {
+export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks, aliases: ReadonlyMap<string, string>): void {
   // navigator.sendBeacon posts text/plain; it is JSON on channels that allow beacons.
   app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.channel?.config.beacon !== true) {
@@ -136,4 +138,5 @@ export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks): v
   }
   app.options(INGEST_URL, { onRequest: hooks.onRequest }, preflight)
   app.options(VALIDATE_URL, { onRequest: hooks.onRequest }, preflight)
+  for (const [path, channel] of aliases) app.options(path, { onRequest: hooks.onRequest, config: { channel } }, preflight)
 }

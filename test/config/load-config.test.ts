@@ -76,6 +76,8 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     maxEventsPerRequest: DEFAULTS.maxEventsPerRequest,
     aggregate: null,
     ack: 'delivered',
+    invalid: 'reject',
+    quarantine: undefined,
     access: 'open',
     corsOrigins: [],
     beacon: false
