@@ -120,9 +120,11 @@ export class Idempotency {
   private readonly windowMs: number
   /** Scopes whose answer or release could not reach Redis: written back on recovery. */
   private readonly unsynced = new Map<string, { release: string } | { store: true }>()
+  private readonly maxOwed: number
 
   constructor (config: IdempotencyConfig, private readonly link: RedisLink | undefined) {
     this.memory = new MemoryEntries(config.maxEntriesInMemory, DEFAULTS.idempotencyMaxBytesInMemory)
+    this.maxOwed = config.maxEntriesInMemory
     this.windowMs = config.windowSeconds * 1000
     if (link !== undefined) {
       link.redis.defineCommand('kgwIdemStore', { numberOfKeys: 1, lua: STORE_SCRIPT })
@@ -216,13 +218,30 @@ export class Idempotency {
     try {
       const ok = await link.redis.set(key, pending, 'PX', DEFAULTS.idempotencyPendingMs, 'NX')
       if (ok === 'OK') return { kind: 'claimed', claim: { scope, fingerprint, pending, sent: true } }
-      this.memory.delete(scope)
-      const text = await link.redis.get(key)
-      return { kind: 'busy', stored: text === null ? undefined : JSON.parse(text) as Stored }
     } catch (err) {
       // Unknown whether the SET NX ran (it may still run late): claimed here, settled on recovery.
       link.commandFailed(err)
       return { kind: 'claimed', claim: { scope, fingerprint, pending, sent: true } }
+    }
+    // Someone else holds the key (another instance's claim or answer).
+    this.memory.delete(scope)
+    try {
+      const text = await link.redis.get(key)
+      return { kind: 'busy', stored: text === null ? undefined : JSON.parse(text) as Stored }
+    } catch (err) {
+      link.commandFailed(err)
+      return { kind: 'busy', stored: undefined } // 409 with Retry-After: the retry finds out
+    }
+  }
+
+  /** Remembers what Redis must be told on recovery; bounded like memory (older debts go first). */
+  private owe (scope: string, what: { release: string } | { store: true }): void {
+    this.unsynced.delete(scope)
+    this.unsynced.set(scope, what)
+    while (this.unsynced.size > this.maxOwed) {
+      const oldest = this.unsynced.keys().next().value
+      if (oldest === undefined) break
+      this.unsynced.delete(oldest)
     }
   }
 
@@ -240,7 +259,7 @@ export class Idempotency {
       }
     }
     // Redis went away mid-request: memory replays it here; it is written to Redis on recovery.
-    this.unsynced.set(claim.scope, { store: true })
+    this.owe(claim.scope, { store: true })
   }
 
   private async release (claim: Claim): Promise<void> {
@@ -257,7 +276,7 @@ export class Idempotency {
       }
     }
     // A SET NX that ran (or will run) late would hold the key for idempotencyPendingMs: delete it on recovery.
-    this.unsynced.set(claim.scope, { release: claim.pending })
+    this.owe(claim.scope, { release: claim.pending })
   }
 
   /**
@@ -303,7 +322,7 @@ export class Idempotency {
       await flush()
     } catch (err) {
       // Not all of it reached Redis: keep it for the next recovery (writing it twice is harmless).
-      for (const [scope, what] of todo) if (!this.unsynced.has(scope)) this.unsynced.set(scope, what)
+      for (const [scope, what] of todo) if (!this.unsynced.has(scope)) this.owe(scope, what)
       throw err
     }
   }

@@ -23,9 +23,11 @@ const PROBE_MIN_MS = 250
 /**
  * The gateway's one Redis connection. It never makes a request wait for Redis to come back:
  * commands fail at once while disconnected (no offline queue) or after commandTimeoutMs, and the
- * caller then uses its local state. After a failure no command is tried until Redis answers a
- * probe again (a frozen Redis would otherwise cost every request commandTimeoutMs). A state
- * change is logged once, not per request.
+ * caller then uses its local state. A state change is logged once, not per request.
+ *
+ * After a command failed on a live connection, each request still tries Redis (a single slow
+ * command must not send every instance's decisions local: two instances both claiming an
+ * Idempotency-Key locally would both write), and a probe tells when Redis answers again.
  *
  * Users that kept state in memory while Redis was down register `onRecovered` to write it back.
  * A probe's PING is answered after every command sent earlier on the same connection (Redis runs
@@ -71,9 +73,9 @@ export class RedisLink {
     this.redis.connect().catch((err: unknown) => { this.markDown(err as Error) })
   }
 
-  /** True when a command is worth trying now: connected, and no failure since the last good answer. */
+  /** True when a command is worth trying now. */
   usable (): boolean {
-    return this.redis.status === 'ready' && !this.degraded
+    return this.redis.status === 'ready'
   }
 
   /** Runs `fn` each time Redis is usable again after being down (state kept locally is written back). */

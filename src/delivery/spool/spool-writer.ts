@@ -206,6 +206,9 @@ export class SpoolWriter {
     this.fh = undefined
     this.segmentId++
     this.segmentSize = 0
+    // Told now, not when the next segment exists: if it cannot be created (full disk), the shipper
+    // must still finish and free this one, or the disk would never get space back.
+    this.opts.onCommit(this.segmentId, 0)
   }
 
   /** Creates the active segment ('wx': a segment is only ever created, never appended to after a restart). */
