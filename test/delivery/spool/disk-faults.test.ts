@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -43,6 +43,47 @@ async function spoolGateway (t: Teardown, tag: string, dir: string): Promise<{ g
     extra: { spool: { dir, segmentBytes: 64 * 1024, checkpointIntervalMs: 50 }, delivery: { retryMaxMs: 200 } }
   })
   return { gw, stream, folder: join(dir, stream) }
+}
+
+/**
+ * How this machine can make a folder unwritable under a running gateway: a read-only bind mount
+ * over it (as root: creating, renaming and deleting files fail with EROFS; root ignores permission
+ * bits), or, where mounting is not permitted and the process is not root, mode 0555 (EACCES).
+ */
+async function readOnlyMethod (): Promise<'mount' | 'chmod' | { skip: string }> {
+  const probe = await mkdtemp(join(tmpdir(), 'kg-probe-'))
+  try {
+    await run('mount', ['--bind', probe, probe])
+    await run('umount', [probe])
+    return 'mount'
+  } catch (err) {
+    if (process.getuid?.() !== 0) return 'chmod'
+    return { skip: `cannot bind-mount as root (${(err as Error).message.split('\n')[0] ?? ''}), and root ignores mode 0555` }
+  } finally {
+    await rm(probe, { recursive: true, force: true })
+  }
+}
+
+/** Makes `folder` unwritable; the returned function (idempotent) makes it writable again. */
+async function makeReadOnly (folder: string, method: 'mount' | 'chmod'): Promise<() => Promise<void>> {
+  let undone = false
+  if (method === 'chmod') {
+    await chmod(folder, 0o555)
+    return async () => { if (!undone) { undone = true; await chmod(folder, 0o755) } }
+  }
+  await run('mount', ['--bind', folder, folder])
+  const undo = async (): Promise<void> => { if (!undone) { undone = true; await run('umount', [folder]) } }
+  // The remount fails (busy) while the gateway has a file open for writing through the new mount
+  // (a checkpoint being written): try again a moment later, a bounded number of times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run('mount', ['-o', 'remount,bind,ro', folder])
+      return undo
+    } catch (err) {
+      if (attempt >= 100) { await undo(); throw err }
+      await sleep(10)
+    }
+  }
 }
 
 interface Refusal { status: number, code: unknown, retryAfter: string | null }
@@ -153,33 +194,17 @@ t.test('the spool folder removed while running: 503 at most, then it is made aga
 })
 
 t.test('the spool folder made read-only while running: 503 at most, nothing lost, segments freed once writable', async (t) => {
-  const disk = await smallDisk(t, 4 * 1024 * 1024)
-  if ('skip' in disk) { t.plan(0, disk.skip); return }
-  const { gw, stream, folder } = await spoolGateway(t, 'readonly', disk.dir)
+  const method = await readOnlyMethod()
+  if (typeof method === 'object') { t.plan(0, method.skip); return }
+  const dir = await mkdtemp(join(tmpdir(), 'kg-readonly-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { gw, stream, folder } = await spoolGateway(t, 'readonly', dir)
   const acked = new Set<string>()
   t.same(await postMany(gw, 'before', acked, 10), [], 'taken before the fault')
 
-  // A read-only bind mount over the stream's folder: creating, renaming and deleting files there
-  // fail with EROFS (root ignores permission bits, so chmod would not do).
-  await run('mount', ['--bind', folder, folder])
-  let readOnly = true
-  const writable = async (): Promise<void> => {
-    if (!readOnly) return
-    readOnly = false
-    await run('umount', [folder])
-  }
+  const writable = await makeReadOnly(folder, method)
   t.teardown(writable)
-  // The remount fails (busy) while the gateway has a file open for writing through the new mount
-  // (a checkpoint being written): try again a moment later, a bounded number of times.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await run('mount', ['-o', 'remount,bind,ro', folder])
-      break
-    } catch (err) {
-      if (attempt >= 100) throw err
-      await sleep(10)
-    }
-  }
+  t.comment(`made unwritable by ${method === 'mount' ? 'a read-only bind mount (EROFS)' : 'mode 0555 (EACCES)'}`)
   const refusals = await postMany(gw, 'ro', acked, 30, true)
   t.comment(`read-only: ${30 - refusals.length} taken (into the open segment), ${refusals.length} refused`)
   t.ok(refusals.length > 0, 'a new segment cannot be made: refused')
