@@ -61,9 +61,9 @@ interface PendingAppend {
  *
  * The writer never reopens an old segment: after a restart it starts a new one. A failed write
  * (no space, read-only disk, folder removed, short write) is cut off again (truncated to the
- * last fsynced byte), its segment sealed so the shipper can finish and free it, and the records
- * refused with SpoolFullError; a segment created for the failed write is removed, so failures
- * leave no segment files behind. The next append tries again: the spool takes records again on
+ * last fsynced byte), its segment sealed so the shipper can finish and free it (an empty one stays
+ * the active segment instead), and the records refused with SpoolFullError: however many writes
+ * fail, they leave no segment files behind. The next append tries again: the spool takes records again on
  * its own once the disk does.
  */
 export class SpoolWriter {
@@ -177,23 +177,28 @@ export class SpoolWriter {
   }
 
   /**
-   * After a failed write: drop what it left past the last fsynced byte, and seal the segment (the
-   * next append starts a new one). An empty segment is removed, not sealed.
+   * After a failed write: drop what it left past the last fsynced byte. A segment holding records
+   * is sealed (the next append starts a new one), so the shipper can finish and free it. An empty
+   * one stays the active segment and the next attempt writes into it: failures pile up no files.
    */
   private async cutOff (): Promise<void> {
     const fh = this.fh
     if (fh === undefined) return // the segment could not even be created: nothing on disk
-    this.fh = undefined
     const durable = this.segmentSize
+    let clean = true
     try {
       await fh.truncate(durable)
     } catch {
       // The torn tail stays (the shipper skips it as a torn record); count its bytes as used.
+      clean = false
       const size = await fh.stat().then((st) => st.size, () => durable)
       this.diskBytes += Math.max(0, size - durable)
     }
+    // Kept only if still reachable by name (a removed folder takes the segment with it).
+    if (durable === 0 && clean && await fh.stat().then((st) => st.nlink > 0, () => false)) return
+    this.fh = undefined
     await fh.close().catch(() => {})
-    // The shipper frees it from the counts when it passes it (an unlink that fails leaves it empty and sealed).
+    // An empty segment is removed; the shipper frees it from the counts when it passes it.
     if (durable === 0) await unlink(segmentPath(this.opts.dir, this.segmentId)).catch(() => {})
     // Never reused: the shipper may hold the old file open. It now sees the segment as sealed.
     this.segmentId++
