@@ -66,7 +66,7 @@ export class LineReader {
       }
       searchFrom = this.buf.length
       const read = await this.fill()
-      if (read === 0) return final && this.buf.length > 0 ? this.line(pos, this.buf.length, pos + this.buf.length, false) : undefined
+      if (read === 0) return final && this.buf.length > 0 ? this.line(pos, this.buf.length, this.buf.length, false) : undefined
     }
   }
 

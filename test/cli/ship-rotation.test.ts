@@ -34,12 +34,13 @@ t.test('rotation by rename-and-create: the old file is read to its end (even lin
 
   // logrotate without copytruncate: rename, create a new file; the app writes to its old handle until it reopens.
   await rename(log, join(dir, 'app.log.1'))
-  await writer.write(text(lines('old', 3, 5)))
+  await writer.write(text(lines('old', 3, 5)) + 'old tail without newline')
   await writeFile(log, text(lines('new', 4)))
   await untilEvent(run, 'rotated')
   await untilEvent(run, 'follow', (l) => l.file === log && l.offset === 0)
-  const events = await untilEvents(reader, stream, 12)
-  t.same(messages(events), [...lines('old', 8), ...lines('new', 4)].sort(), 'every line of both files, once')
+  const events = await untilEvents(reader, stream, 13)
+  t.same(messages(events), [...lines('old', 8), 'old tail without newline', ...lines('new', 4)].sort(),
+    'every line of both files, once; the old file\'s last line without a newline is sent when it stopped growing')
   await untilEvent(run, 'released')
   const s = await until('the state file without the released file', async () => {
     const st = await readStateFile(state)
