@@ -6,8 +6,8 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
-import { DEFAULTS } from './limits.js'
-import type { ChannelConfig, GatewayConfig, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
+import { DEFAULTS, KINESIS_MAX_RECORD_BYTES } from './limits.js'
+import type { ChannelConfig, Deprecation, GatewayConfig, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -21,6 +21,10 @@ interface RawChannel extends RawChannelFrontDoor {
   ack?: 'delivered' | 'buffered' | 'spool'
   invalid?: 'reject' | 'partial'
   quarantine?: string
+  version?: number
+  path?: string
+  deprecated?: boolean | { since?: string, sunset?: string, successor?: string }
+  maxRecordBytes?: number
 }
 
 interface RawConfig extends RawFrontDoor {
@@ -114,6 +118,24 @@ export async function loadConfig (env: Env = process.env, cwd = process.cwd()): 
   return parseConfig(text, file, env)
 }
 
+/** `deprecated: true | { since, sunset, successor }`: dates must parse; the headers' values are made here. */
+function deprecationOf (raw: RawChannel['deprecated'], where: string, problems: string[]): Deprecation | null {
+  if (raw === undefined || raw === false) return null
+  const spec = raw === true ? {} : raw
+  const dateOf = (value: string | undefined, key: string): number | undefined => {
+    if (value === undefined) return undefined
+    const ms = Date.parse(value)
+    if (Number.isNaN(ms)) {
+      problems.push(`${where}.${key}: "${value}" is not a date. Fix: use an ISO 8601 date such as 2027-06-30 or 2027-06-30T00:00:00Z`)
+      return undefined
+    }
+    return ms
+  }
+  const since = dateOf(spec.since, 'since') ?? Date.now()
+  const sunset = dateOf(spec.sunset, 'sunset')
+  return { since: Math.floor(since / 1000), sunset: sunset === undefined ? undefined : new Date(sunset).toUTCString(), successor: spec.successor }
+}
+
 /** Paths an alias may not take: the gateway's own routes. */
 const RESERVED_PATH = /^\/(v\d+(\/|$)|healthz\/?$|readyz\/?$|metrics\/?$|$)/
 
@@ -165,10 +187,24 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       ack: ch.ack ?? 'delivered',
       invalid: ch.invalid ?? 'reject',
       quarantine: ch.quarantine,
+      version: ch.version ?? 1,
+      path: ch.path ?? name,
+      versioned: ch.version !== undefined,
+      deprecated: deprecationOf(ch.deprecated, `${file}: channels.${name}.deprecated`, problems),
+      maxRecordBytes: ch.maxRecordBytes ?? KINESIS_MAX_RECORD_BYTES,
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }
   const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
+  const routes = new Map<string, string>()
+  for (const c of channels.values()) {
+    const route = `/v${c.version}/${c.path}`
+    const other = routes.get(route)
+    if (other !== undefined) {
+      problems.push(`${file}: channels.${c.name}: channel ${other} is served at ${route} already. Fix: give one of them another version or path`)
+    }
+    routes.set(route, c.name)
+  }
   const aliases = new Map<string, string>()
   for (const [path, channel] of Object.entries(raw.aliases ?? {})) {
     if (!channels.has(channel)) {

@@ -32,6 +32,24 @@ export interface ChannelConfig {
   readonly invalid: InvalidMode
   /** Stream that keeps events rejected by validation (and bodies that are not JSON); undefined = none. */
   readonly quarantine: string | undefined
+  /** The URL is /v{version}/{path}: several schema versions of one channel are served side by side. */
+  readonly version: number
+  readonly path: string
+  /** Set when the channel's version was given in the configuration: the envelope then names it. */
+  readonly versioned: boolean
+  /** A deprecated version answers with Deprecation, Sunset and Link headers; null = current. */
+  readonly deprecated: Deprecation | null
+  /** Largest record (data plus partition key), up to Kinesis' 10 MiB for streams with large records. */
+  readonly maxRecordBytes: number
+}
+
+export interface Deprecation {
+  /** Unix seconds since when the version is deprecated (RFC 9745), or when the configuration was loaded. */
+  readonly since: number
+  /** When it stops answering (RFC 8594), as an HTTP-date; undefined = not announced. */
+  readonly sunset: string | undefined
+  /** The path of the version to move to, e.g. /v2/orders. */
+  readonly successor: string | undefined
 }
 
 export type InvalidMode = 'reject' | 'partial'

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOption
 import type { ChannelRegistry } from '../channels/channel-registry.js'
 import type { ApiKeyConfig, GatewayConfig } from '../config/types.js'
 import { parseJsonBody } from '../http/body-parsers.js'
-import { channelNameOf } from '../http/ingest-route.js'
+import { channelOf } from '../http/ingest-route.js'
 import { GatewayError } from '../http/problems.js'
 import { API_KEY_HEADER, ApiKeys } from './api-keys.js'
 import { answerPreflight, applyCors } from './cors.js'
@@ -25,10 +25,6 @@ declare module 'fastify' {
     }
   }
 }
-
-/** The routes the front door guards; everything else (health probes) passes untouched. */
-const INGEST_URL = '/v1/:channel'
-const VALIDATE_URL = '/v1/:channel/validate'
 
 /** Paths pino must never print: API keys (and bearer tokens, if a proxy adds them). */
 export const REDACTED_LOG_PATHS = ['req.headers["x-api-key"]', 'req.headers.authorization', 'headers["x-api-key"]', 'headers.authorization']
@@ -60,7 +56,8 @@ export interface FrontDoorHooks {
  * rate limits, daily quota), then idempotency once the body is parsed. Returns the hooks the
  * ingest and dry-run routes declare; call `frontDoorRoutes` after them (beacon parser, preflight routes).
  */
-export async function registerFrontDoor (app: FastifyInstance, config: GatewayConfig, registry: ChannelRegistry): Promise<FrontDoorHooks> {
+export async function registerFrontDoor (app: FastifyInstance, config: GatewayConfig, registry: ChannelRegistry,
+  onDeprecated?: (channel: string, clientId: string | null) => void): Promise<FrontDoorHooks> {
   const fd = config.frontDoor
   const link = fd.redis === undefined ? undefined : new RedisLink(fd.redis, app.log)
   const keys = new ApiKeys(fd.apiKeys)
@@ -76,12 +73,16 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
   app.decorateRequest('idempotencyClaim', null)
 
   const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const name = channelNameOf(request)
-    const channel = registry.get(name)
-    if (channel === undefined) {
-      throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
-    }
+    const channel = channelOf(registry, request)
     request.channel = channel
+    // A deprecated version says so on every answer (RFC 9745 Deprecation, RFC 8594 Sunset, Link).
+    const deprecated = channel.config.deprecated
+    if (deprecated !== null) {
+      void reply.header('deprecation', `@${deprecated.since}`)
+      if (deprecated.sunset !== undefined) void reply.header('sunset', deprecated.sunset)
+      if (deprecated.successor !== undefined) void reply.header('link', `<${deprecated.successor}>; rel="successor-version"`)
+      onDeprecated?.(channel.config.name, request.headers[API_KEY_HEADER] === undefined ? null : keys.identify(String(request.headers[API_KEY_HEADER]))?.id ?? null)
+    }
     if (request.method === 'OPTIONS') return
     applyCors(request, reply, channel.config)
     const client = keys.authenticate(request.headers[API_KEY_HEADER], channel.config)
@@ -122,7 +123,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
 }
 
 /** Routes and parsers of the front door; call after ingestRoutes (which resets the text/plain parser). */
-export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks, aliases: ReadonlyMap<string, string>): void {
+export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks, versions: readonly number[], aliases: ReadonlyMap<string, string>): void {
   // navigator.sendBeacon posts text/plain; it is JSON on channels that allow beacons.
   app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.channel?.config.beacon !== true) {
@@ -136,7 +137,9 @@ export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks, al
     if (request.channel === null) throw new GatewayError('GW_ERR_ROUTE_NOT_FOUND', 'No such channel')
     return answerPreflight(request, reply, request.channel.config)
   }
-  app.options(INGEST_URL, { onRequest: hooks.onRequest }, preflight)
-  app.options(VALIDATE_URL, { onRequest: hooks.onRequest }, preflight)
+  for (const version of versions) {
+    app.options(`/v${version}/:channel`, { onRequest: hooks.onRequest, config: { version } }, preflight)
+    app.options(`/v${version}/:channel/validate`, { onRequest: hooks.onRequest, config: { version } }, preflight)
+  }
   for (const [path, channel] of aliases) app.options(path, { onRequest: hooks.onRequest, config: { channel } }, preflight)
 }

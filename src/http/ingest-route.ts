@@ -16,6 +16,8 @@ declare module 'fastify' {
     ingest?: boolean
     /** Set on alias routes: the channel the path stands for. */
     channel?: string
+    /** The N of /vN/:channel (1 when unset). */
+    version?: number
   }
   interface FastifyRequest {
     /** The channel of an ingest request, looked up before the body is read. */
@@ -54,7 +56,8 @@ const queuedSchema = {
 } as const
 
 /** POST /v1/:channel — validate, encode and deliver one event, a JSON array of events, or NDJSON. */
-export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks, aliases: ReadonlyMap<string, string>): void {
+export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks,
+  versions: readonly number[], aliases: ReadonlyMap<string, string>): void {
   registerBodyParsers(app)
   app.decorateRequest('channel', null)
 
@@ -68,14 +71,7 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, a
     // has looked the channel up already; this holds without it). Callback-style: no promise per request.
     preParsing: (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, body?: RequestPayload) => void) => {
       try {
-        if (request.channel === null) {
-          const name = channelNameOf(request)
-          const channel = registry.get(name)
-          if (channel === undefined) {
-            throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
-          }
-          request.channel = channel
-        }
+        request.channel ??= channelOf(registry, request)
         done(null, decodeContentEncoding(request, payload) as RequestPayload)
       } catch (err) {
         done(err as Error)
@@ -83,14 +79,24 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, a
     }
   }
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => await handleIngest(request, reply, acks)
-  app.post('/v1/:channel', { ...options, config: { ingest: true } }, handler)
+  for (const version of versions) app.post(`/v${version}/:channel`, { ...options, config: { ingest: true, version } }, handler)
   // API Gateway stage paths (aliases: { "/prod/v1": events }): the same route, on a fixed channel.
   for (const [path, channel] of aliases) app.post(path, { ...options, config: { ingest: true, channel } }, handler)
 }
 
-/** The channel a request names: the :channel of /v1/:channel, or the one an alias route stands for. */
-export function channelNameOf (request: FastifyRequest): string {
-  return (request.params as { channel?: string }).channel ?? request.routeOptions.config.channel ?? ''
+/**
+ * The channel a request names, looked up once per request: the one an alias route stands for, or
+ * what /v<version>/:channel serves. Throws 404 GW_ERR_UNKNOWN_CHANNEL.
+ */
+export function channelOf (registry: ChannelRegistry, request: FastifyRequest): Channel {
+  const config = request.routeOptions.config
+  const name = config.channel ?? (request.params as { channel?: string }).channel ?? ''
+  const version = config.version ?? 1
+  const channel = config.channel !== undefined ? registry.get(name) : registry.resolve(version, name)
+  if (channel === undefined) {
+    throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}${version === 1 ? '' : ` in version v${version}`}. Channels: ${registry.routeNames().join(', ')}`)
+  }
+  return channel
 }
 
 async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher): Promise<FastifyReply> {

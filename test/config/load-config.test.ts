@@ -78,6 +78,11 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     ack: 'delivered',
     invalid: 'reject',
     quarantine: undefined,
+    version: 1,
+    path: 'events',
+    versioned: false,
+    deprecated: null,
+    maxRecordBytes: 1024 * 1024,
     access: 'open',
     corsOrigins: [],
     beacon: false
