@@ -7,7 +7,7 @@ import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
 import { DEFAULTS } from './limits.js'
-import type { ChannelConfig, GatewayConfig, KinesisConfig, PartitionKeySource } from './types.js'
+import type { ChannelConfig, GatewayConfig, InputFormat, KinesisConfig, PartitionKeySource } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -16,6 +16,7 @@ interface RawChannel extends RawChannelFrontDoor {
   schema: string
   partitionKey?: string
   record?: 'envelope' | 'raw'
+  format?: InputFormat
   maxEventsPerRequest?: number
   aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
   ack?: 'delivered' | 'buffered' | 'spool'
@@ -124,7 +125,9 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const baseDir = dirname(file)
   const anyApiKeys = Object.keys(raw.apiKeys ?? {}).length > 0
   for (const [name, ch] of Object.entries(raw.channels)) {
-    const partitionKey = parsePartitionKey(ch.partitionKey ?? 'random')
+    const format = ch.format ?? 'json'
+    // Segment messages carry their user: by default they are keyed by it, so one user's events stay in order.
+    const partitionKey = ch.partitionKey === undefined && format === 'segment' ? { kind: 'format' } as const : parsePartitionKey(ch.partitionKey ?? 'random')
     if (typeof partitionKey === 'string') {
       problems.push(`${file}: channels.${name}.partitionKey: ${partitionKey}. Fix: ${FIX_HINTS['channels.*.partitionKey']}`)
       continue
@@ -135,6 +138,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       schemaFile: resolve(baseDir, ch.schema),
       partitionKey,
       record: ch.record ?? 'envelope',
+      format,
       maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
       aggregate: ch.aggregate === undefined || ch.aggregate === false
         ? null

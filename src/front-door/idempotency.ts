@@ -29,19 +29,19 @@ type Stored = { state: 'pending', fingerprint: string } | { state: 'done', finge
 type ClaimResult = { kind: 'claimed', where: Where } | { kind: 'busy', stored: Stored | undefined }
 
 /** Bounded in-memory map with expiry; the oldest entries go first when full. */
-class MemoryEntries {
-  private readonly entries = new Map<string, { value: Stored, expiresAt: number }>()
+export class MemoryEntries<V = Stored> {
+  private readonly entries = new Map<string, { value: V, expiresAt: number }>()
 
   constructor (private readonly max: number) {}
 
-  get (scope: string, now: number): Stored | undefined {
+  get (scope: string, now: number): V | undefined {
     const e = this.entries.get(scope)
     if (e === undefined) return undefined
     if (e.expiresAt <= now) { this.entries.delete(scope); return undefined }
     return e.value
   }
 
-  set (scope: string, value: Stored, ttlMs: number, now: number): void {
+  set (scope: string, value: V, ttlMs: number, now: number): void {
     this.entries.delete(scope)
     this.entries.set(scope, { value, expiresAt: now + ttlMs })
     while (this.entries.size > this.max) {

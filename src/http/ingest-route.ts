@@ -1,12 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
-import type { AckDispatcher } from '../delivery/ack-modes.js'
+import type { AckDispatcher, Acknowledgement } from '../delivery/ack-modes.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
+import type { MessageDedup } from '../front-door/message-dedup.js'
 import { SpoolFullError } from '../delivery/spool/spool-writer.js'
 import { BufferFullError, type DeliveryReport } from '../delivery/stream-producer.js'
+import type { InputFormatCodec } from '../ingest/formats/format.js'
+import { codecOf } from '../ingest/formats/input-formats.js'
 import { eventsOf, prepareRecords, rejectionOf } from '../ingest/prepare-records.js'
 import type { RequestFacts } from '../ingest/record-encoder.js'
-import { decodeContentEncoding, registerBodyParsers } from './body-parsers.js'
+import type { OutgoingRecord } from '../kinesis/sink.js'
+import { decodeContentEncoding, PROTOBUF_TYPES, registerBodyParsers } from './body-parsers.js'
+import { errorHandler } from './error-handler.js'
 import { GatewayError } from './problems.js'
 
 declare module 'fastify' {
@@ -57,6 +62,17 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, a
     onRequest: frontDoor.onRequest,
     preHandler: frontDoor.preHandler,
     onSend: frontDoor.onSend,
+    // Errors in the body the channel's clients read (OTLP: google.rpc.Status); problem+json otherwise.
+    errorHandler: (err, request, reply) => {
+      const codec = request.channel === null ? undefined : codecOf(request.channel.config.format)
+      const render = codec?.problem
+      if (render === undefined) return errorHandler(err, request, reply)
+      const binary = isProtobuf(request)
+      return errorHandler(err, request, reply, (p) => {
+        const a = render({ status: p.status, code: p.body.code as string, detail: p.body.detail as string }, binary)
+        return { contentType: a.contentType, body: asBuffer(a.body) }
+      })
+    },
     // Unknown channels are refused before a byte of the body is read (the front door's onRequest
     // has looked the channel up already; this holds without it). Callback-style: no promise per request.
     preParsing: (request, _reply, payload, done) => {
@@ -74,12 +90,14 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, a
         done(err as Error)
       }
     }
-  }, (request, reply) => handleIngest(request, reply, acks))
+  }, (request, reply) => handleIngest(request, reply, acks, frontDoor.messages))
 }
 
-async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher): Promise<FastifyReply> {
+async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {
   const channel = request.channel as Channel
   const config = channel.config
+  const codec = codecOf(config.format)
+  if (codec !== undefined) return await ingestDecoded(request, reply, channel, codec, acks, messages)
   request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, config)
   const prepared = prepareRecords(channel, events, { facts: requestFacts(request), headers: request.headers, spans: request.eventSpans })
@@ -87,14 +105,23 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
   if (rejection !== undefined) throw rejection
 
   const { count, ids, records } = prepared
-  let report: DeliveryReport
+  const ack = await deliver(acks, channel, records)
+  if (ack.mode !== 'delivered') {
+    request.eventsWritten = count
+    return reply.code(202).type(JSON_TYPE).send(queuedAnswer(ids, ack.mode))
+  }
+  const report = ack.report
+  request.eventsWritten = count - report.failed
+  if (report.failed > 0) throw notDelivered(ids, report)
+  return reply.type(JSON_TYPE).send(deliveredAnswer(ids, report))
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/** Hands records over per the channel's ack mode; a full buffer or spool is a retryable 503 (nothing written). */
+async function deliver (acks: AckDispatcher, channel: Channel, records: readonly OutgoingRecord[]): Promise<Acknowledgement> {
   try {
-    const ack = await acks.accept(config.ack, channel.producer, records)
-    if (ack.mode !== 'delivered') {
-      request.eventsWritten = count
-      return reply.code(202).type(JSON_TYPE).send(queuedAnswer(ids, ack.mode))
-    }
-    report = ack.report
+    return await acks.accept(channel.config.ack, channel.producer, records)
   } catch (err) {
     if (err instanceof SpoolFullError) {
       throw new GatewayError('GW_ERR_SPOOL_FULL', 'The gateway is saturated: its disk spool for this stream is full. Retry later; nothing was written',
@@ -106,12 +133,69 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
     }
     throw err
   }
-  request.eventsWritten = count - report.failed
-  if (report.failed > 0) throw notDelivered(ids, report)
-  return reply.type(JSON_TYPE).send(deliveredAnswer(ids, report))
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
+/**
+ * A channel with an input format (ingest/formats/): the same steps, the format's decoder in front
+ * and its answer behind. Events are taken one by one, as Segment and OTLP's partial_success define
+ * (the rule `invalid: partial` gives JSON channels): valid ones are written, invalid ones counted
+ * as rejected in the answer; only a request with no valid event is refused whole. Events whose
+ * de-duplication id (Segment messageId) was taken by an earlier try are not written again.
+ */
+async function ingestDecoded (request: FastifyRequest, reply: FastifyReply, channel: Channel, codec: InputFormatCodec,
+  acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {
+  const config = channel.config
+  const decoded = codec.decode(request.body, { config, contentType: String(request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '' })
+  const prepared = prepareRecords(channel, decoded.events, {
+    facts: requestFacts(request), headers: request.headers, spans: null, partitionKeys: decoded.partitionKeys, formatProblems: decoded.problems
+  })
+  const { count, failing, failed } = prepared
+  request.eventCount = count
+  const rejection = failing === count ? rejectionOf(prepared, config.name) : undefined
+  if (rejection !== undefined) throw rejection
+  const claim = decoded.dedupIds === undefined ? null : await messages.claim(`${request.apiClient?.id ?? '-'}|${config.name}`, decoded.dedupIds, failed)
+  const sent: number[] = []
+  const records: OutgoingRecord[] = []
+  for (let i = 0; i < count; i++) {
+    if (failed?.[i] === 1 || claim?.skip[i] === 1) continue
+    sent.push(i)
+    records.push(prepared.records[i] as OutgoingRecord)
+  }
+  let report: DeliveryReport | undefined
+  try {
+    if (records.length > 0) {
+      const ack = await deliver(acks, channel, records)
+      if (ack.mode === 'delivered') report = ack.report
+    }
+  } catch (err) {
+    if (claim !== null) await messages.settle(claim, () => false)
+    throw err
+  }
+  const notWritten = report?.failed ?? 0
+  if (claim !== null) {
+    const written = new Uint8Array(count)
+    sent.forEach((i, j) => { if ((report?.errorCodes?.[j] ?? '') === '') written[i] = 1 })
+    await messages.settle(claim, (i) => written[i] === 1)
+  }
+  request.eventsWritten = records.length - notWritten
+  if (notWritten > 0) {
+    throw new GatewayError('GW_ERR_NOT_DELIVERED', `${notWritten} of ${count} event(s) were not written to Kinesis before their deadline; retry the request` +
+      (claim === null ? '' : ' (messages already written are recognised by their messageId and not written again)'), { retryAfterSeconds: RETRY_AFTER_SECONDS })
+  }
+  const answer = codec.answer({
+    count, accepted: count - failing, duplicates: claim?.duplicates ?? 0, rejected: failing, errors: prepared.errors, binary: decoded.binary === true
+  })
+  return reply.code(answer.status).type(answer.contentType).send(asBuffer(answer.body))
+}
+
+function isProtobuf (request: FastifyRequest): boolean {
+  const type = request.headers['content-type']
+  return type !== undefined && PROTOBUF_TYPES.some((t) => type.toLowerCase().startsWith(t))
+}
+
+function asBuffer (body: string | Uint8Array): string | Buffer {
+  return typeof body === 'string' || Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+}
 
 /** What every envelope of this request shares. */
 export function requestFacts (request: FastifyRequest): RequestFacts {
