@@ -151,7 +151,8 @@ export const configFileSchema = {
           partitionKey: { type: 'string', minLength: 1 },
           record: { enum: ['envelope', 'raw'] },
           format: { enum: ['json', 'segment', 'otlp-logs'] },
-          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
+          // JSON channels: at most 500 (load-config.ts); formats whose clients batch more: up to 100,000.
+          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 100_000 },
           access: { enum: ['open', 'api-key'] },
           rateLimit: rateLimitSchema,
           // An origin is scheme://host[:port] (apps: capacitor://localhost, chrome-extension://id), or "*".

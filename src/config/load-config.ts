@@ -132,6 +132,11 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       problems.push(`${file}: channels.${name}.partitionKey: ${partitionKey}. Fix: ${FIX_HINTS['channels.*.partitionKey']}`)
       continue
     }
+    if (format === 'json' && ch.maxEventsPerRequest !== undefined && ch.maxEventsPerRequest > DEFAULTS.maxEventsPerRequest) {
+      problems.push(`${file}: channels.${name}.maxEventsPerRequest: must be <= ${DEFAULTS.maxEventsPerRequest} on a JSON channel. ` +
+        'Fix: lower it (one request is at most one PutRecords call\'s worth of events); format: segment and otlp-logs channels take more')
+      continue
+    }
     channels.set(name, {
       name,
       stream: ch.stream,
@@ -139,7 +144,9 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       partitionKey,
       record: ch.record ?? 'envelope',
       format,
-      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? (format === 'segment'
+        ? DEFAULTS.segmentMaxEventsPerRequest
+        : format === 'otlp-logs' ? DEFAULTS.otlpMaxEventsPerRequest : DEFAULTS.maxEventsPerRequest),
       aggregate: ch.aggregate === undefined || ch.aggregate === false
         ? null
         : {

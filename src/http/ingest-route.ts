@@ -178,9 +178,10 @@ async function ingestDecoded (request: FastifyRequest, reply: FastifyReply, chan
     await messages.settle(claim, (i) => written[i] === 1)
   }
   request.eventsWritten = records.length - notWritten
-  if (notWritten > 0) {
-    throw new GatewayError('GW_ERR_NOT_DELIVERED', `${notWritten} of ${count} event(s) were not written to Kinesis before their deadline; retry the request` +
-      (claim === null ? '' : ' (messages already written are recognised by their messageId and not written again)'), { retryAfterSeconds: RETRY_AFTER_SECONDS })
+  if (report !== undefined && notWritten > 0) {
+    throw notDelivered(sent.map((i) => prepared.ids[i] as string), report, sent, claim === null
+      ? 'retry the request (its clients resend it whole)'
+      : 'retry the request: messages already written are recognised by their messageId and not written again')
   }
   const answer = codec.answer({
     count, accepted: count - failing, duplicates: claim?.duplicates ?? 0, rejected: failing, errors: prepared.errors, binary: decoded.binary === true
@@ -228,16 +229,21 @@ function queuedAnswer (ids: readonly string[], mode: 'buffered' | 'spool'): stri
   return out + ']}'
 }
 
-/** Partial (or total) failure: say exactly which events were written, so a client resends only the rest. */
-function notDelivered (ids: readonly string[], report: DeliveryReport): GatewayError {
+/**
+ * Partial (or total) failure: say exactly which events were written, so a client resends only the rest.
+ * `indexes`: the request positions of the events sent, when not all of them were (input formats).
+ */
+function notDelivered (ids: readonly string[], report: DeliveryReport, indexes?: readonly number[],
+  advice = 'resend only those with written=false'): GatewayError {
   const failed = report.failed
   const results = ids.map((id, i) => {
     const code = report.errorCodes?.[i] ?? ''
+    const index = indexes?.[i] ?? i
     return code === ''
-      ? { index: i, id, written: true, shardId: report.shardIds[i], sequenceNumber: report.sequenceNumbers[i] }
-      : { index: i, id, written: false, errorCode: code, reason: report.errorMessages?.[i] ?? code }
+      ? { index, id, written: true, shardId: report.shardIds[i], sequenceNumber: report.sequenceNumbers[i] }
+      : { index, id, written: false, errorCode: code, reason: report.errorMessages?.[i] ?? code }
   })
   return new GatewayError('GW_ERR_NOT_DELIVERED',
-    `${failed} of ${ids.length} event(s) were not written to Kinesis before their deadline; resend only those with written=false`,
+    `${failed} of ${ids.length} event(s) were not written to Kinesis before their deadline; ${advice}`,
     { extra: { written: ids.length - failed, notWritten: failed, events: results }, retryAfterSeconds: RETRY_AFTER_SECONDS })
 }
