@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # kinesis-gateway container image. Build: docker build -t kinesis-gateway .
 #
-# Node 24 (node:24-slim): the current LTS line the gateway supports (engines: node >= 20.11), supported
-# until April 2028, and what the AWS SDK for JavaScript v3 will require from 2027 on (node >= 22).
+# Node 24 (node:24-slim): an LTS line the gateway supports (engines: ^20.19.0 || >=22.12.0), supported
+# until April 2028, and above what AWS SDK for JavaScript v3 releases after the first week of January
+# 2027 require (node >= 22). When a newer line is LTS (by Node's usual schedule Node 26, from
+# October 2026), move NODE_IMAGE to it once the tests have run on it (--build-arg NODE_IMAGE=... to try).
 # Debian slim rather than Alpine: Node's official builds target glibc, and nothing here needs musl.
 # Pin a digest (node:24-slim@sha256:...) in your own builds for reproducible images.
 ARG NODE_IMAGE=node:24-slim
@@ -11,7 +13,10 @@ ARG NODE_IMAGE=node:24-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: package.json's prepare script builds dist/ for a developer's `npm ci`; here the
+# sources are not copied yet, and the build runs explicitly below. (The two dependency install
+# scripts, leveldown's and protobufjs', are not needed either: see package.json.)
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -25,7 +30,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # No development dependencies: no TypeScript, no tap, and no kinesalite, so the image has no
 # embedded Kinesis server (the gateway refuses to start in production without KINESIS_ENDPOINT or AWS_REGION).
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
 COPY kinesis-gateway.yaml openapi.yaml ./
@@ -35,7 +40,8 @@ COPY kinesis-gateway.yaml openapi.yaml ./
 RUN mkdir -p /app/spool-data && chown node:node /app/spool-data
 VOLUME ["/app/spool-data"]
 USER node
-EXPOSE 8080
+# 9464: /metrics, on a listener of its own in production (docs/operations.md).
+EXPOSE 8080 9464
 # Slim images have no curl: probe /healthz with node itself (global fetch).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

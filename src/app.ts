@@ -9,14 +9,17 @@ import type { ShardPacers } from './delivery/shard-pacers.js'
 import type { PutRecordsSender } from './kinesis/sink.js'
 import { frontDoorRoutes, registerFrontDoor, withRedaction } from './front-door/front-door.js'
 import { clientErrorHandler } from './http/client-error.js'
+import { boundedServerFactory } from './http/connection-bounds.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
 import { validateRoute } from './http/validate-route.js'
 import { drainWithin } from './ops/drain.js'
+import { KinesisReachability } from './ops/kinesis-reachability.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './kinesis/stream-admin.js'
 import { loadConfig } from './config/load-config.js'
+import { describeTarget } from './config/kinesis-target.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
 import { requestIdOf } from './http/request-id.js'
@@ -65,11 +68,19 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
   const version = await packageVersion()
   // Buffer gauges read the producers at scrape time (after the core below exists).
   const metrics: GatewayMetrics = new GatewayMetrics({ version, producers: () => core.pool.all() })
-  const core: DeliveryCore = await createDeliveryCore(config, { log: logger, metrics, ...(options.send !== undefined ? { send: options.send } : {}) })
+  const core: DeliveryCore = await createDeliveryCore(config, {
+    log: logger,
+    metrics,
+    shardListFailed: (stream, err) => { reachability.failed(err, `ListShards ${stream} (shard pacing keeps the previous shard list)`) },
+    ...(options.send !== undefined ? { send: options.send } : {})
+  })
   const { kinesis, admin: adminClient, pool, shards, acks: ackDispatcher } = core
+  // Background checks (readiness, shard lists) that fail in an outage: one warning, one line when back.
+  const reachability = new KinesisReachability(logger, describeTarget(kinesis))
   let app: FastifyInstance | undefined
   try {
-    const table = await buildChannelTable(config, pool)
+    const quarantine = metrics.quarantineObserver()
+    const table = await buildChannelTable(config, pool, quarantine)
     const registry = new ChannelRegistry(table)
     if (kinesis.createStreams) await ensureStreams(adminClient, registry.streams(), kinesis.createdStreamShards)
 
@@ -95,16 +106,19 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       // Requests Node's HTTP parser refuses (e.g. a wrong Content-Length) also get problem+json.
       clientErrorHandler,
       frameworkErrors: frameworkErrorHandler,
-      forceCloseConnections: 'idle'
+      forceCloseConnections: 'idle',
+      // Pipelining, unread answers, header count: what one connection may hold (connection-bounds.ts).
+      serverFactory: boundedServerFactory(config.server)
     })
     const log = app.log
-    const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs,
-      (err) => log.warn({ err }, 'stream readiness check failed'))
+    // Background checks that fail in an outage log one warning, and one line when Kinesis is back.
+    const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs, reachability)
     const reloader = new ConfigReloader({
       initial: config,
       load: options.reloadConfig ?? (async () => await loadConfig()),
       registry,
       pool,
+      quarantine,
       admin: adminClient,
       kinesis,
       readiness,

@@ -1,21 +1,36 @@
 import cluster from 'node:cluster'
+import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
+import { loadCheckedConfig } from './config/check-configuration.js'
 import { ConfigError } from './config/config-error.js'
-import { loadConfig } from './config/load-config.js'
+import { leftEmbeddedWarning } from './config/kinesis-target.js'
+import { quietSdkNodeWarning } from './config/load-config.js'
+import type { GatewayConfig } from './config/types.js'
 import { runPrimary } from './ops/cluster.js'
 import { loggerOptions } from './ops/logger.js'
-import { startLine } from './ops/start-line.js'
+import { nodeSupportNotice } from './ops/node-support.js'
+import { explainStartFailure } from './ops/start-failure.js'
+import { startLine, startMessage, tryIt } from './ops/start-line.js'
+
+// Before any Kinesis client exists: the SDK's notice is replaced by one line of ours (below).
+const sayNodeNotice = quietSdkNodeWarning()
 
 /** The process entry: load configuration, build the gateway, listen, and shut down gracefully. */
 async function main (): Promise<void> {
-  const config = await loadConfig()
+  const config = await loadCheckedConfig()
   if (config.server.workers > 1 && cluster.isPrimary) {
     process.exitCode = await runPrimary(config)
     return
   }
-  const app = await buildApp(config)
+  let app: FastifyInstance
+  try {
+    app = await buildApp(config)
+  } catch (err) {
+    throw new Started(err, config)
+  }
   const { kinesis, registry } = app.gateway
   if (loggerOptions(config.logLevel, config.logging).prettyMissing) {
     app.log.warn('LOG_FORMAT asks for pretty logs but pino-pretty is not installed: logging JSON')
@@ -34,34 +49,73 @@ async function main (): Promise<void> {
   // (within the record deadline), and buffered records are flushed within deadlineMs. The timer
   // below is the last resort: exit 1 if all that has not finished.
   const { graceMs, deadlineMs } = config.shutdown
-  closeWithGrace({ delay: graceMs + config.delivery.recordDeadlineMs + deadlineMs + 5_000, skip }, async ({ signal, err }) => {
+  const delay = graceMs + config.delivery.recordDeadlineMs + deadlineMs + 5_000
+  // Whatever ends the process, its last line says why and with which exit code.
+  closeWithGrace({
+    delay,
+    skip,
+    onTimeout: () => { app.log.error({ exitCode: 1 }, `kinesis-gateway stopped: shutdown took longer than ${delay} ms (exit 1)`) },
+    onSecondSignal: (signal) => { app.log.error({ signal, exitCode: 1 }, `kinesis-gateway stopped at once: a second ${signal} during shutdown (exit 1)`) },
+    onSecondError: (err) => { app.log.error({ err, exitCode: 1 }, 'kinesis-gateway stopped at once: a second error during shutdown (exit 1)') }
+  }, async ({ signal, err }) => {
     app.gateway.readiness.startDraining()
     if (err !== undefined) {
       app.log.error({ err }, 'shutting down after an error')
-    } else {
+    } else if (signal !== undefined) {
       app.log.info({ signal, graceMs }, 'shutting down: not ready any more, serving until the grace period ends')
       if (graceMs > 0) await sleep(graceMs)
       app.log.info('shutting down: draining in-flight requests and buffered records')
     }
     await app.close()
+    if (err !== undefined) app.log.error({ exitCode: 1 }, `kinesis-gateway stopped after an error: ${err.message} (exit 1)`)
+    else app.log.info({ signal, exitCode: 0 }, `kinesis-gateway stopped: ${signal ?? 'nothing left to do'}, requests finished and buffered records flushed (exit 0)`)
   })
 
-  const address = await app.listen({ port: config.server.port, host: config.server.host })
-  app.log.info(startLine(app, address), `kinesis-gateway ${app.gateway.version} started on ${address}`)
+  let address: string
+  try {
+    address = await app.listen({ port: config.server.port, host: config.server.host })
+  } catch (err) {
+    await app.close()
+    throw new Started(err, config)
+  }
+  app.log.info(startLine(app, address), startMessage(app.gateway.version, address, kinesis))
+  const notice = sayNodeNotice ? nodeSupportNotice() : undefined
+  if (notice !== undefined) app.log.warn(notice)
+  const leftEmbedded = leftEmbeddedWarning(kinesis, config.production)
+  if (leftEmbedded !== undefined) app.log.warn(leftEmbedded)
 
   if (kinesis.mode === 'embedded') {
-    const first = registry.names()[0] ?? 'events'
-    app.log.info(`embedded Kinesis server at ${kinesis.endpoint ?? ''} (in memory, development only). Try:\n` +
-      `  curl -d '{"key1":"value1"}' -H 'Content-Type: application/json' http://localhost:${config.server.port}/v1/${first}\n` +
-      `  npx kinesis-gateway tail ${first}    # read the stream back, decoded`)
+    const hint = tryIt({
+      kinesis,
+      configFile: config.configFile,
+      cwd: process.cwd(),
+      channel: registry.names()[0] ?? 'events',
+      host: config.server.host,
+      port: (app.server.address() as AddressInfo).port
+    })
+    app.log.info(`embedded Kinesis server at ${kinesis.endpoint ?? ''} (in memory, development only). Try, from this folder:\n` +
+      `  ${hint.curl}\n` +
+      `  ${hint.tail}    # read the stream back, decoded`)
+  }
+}
+
+/** A failure after the configuration was read: explained with the settings it names. */
+class Started extends Error {
+  constructor (readonly original: unknown, readonly config: GatewayConfig) {
+    super('start failed')
   }
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`kinesis-gateway: ${err.message}\n`)
+  const cause = err instanceof Started ? err.original : err
+  const explained = err instanceof Started ? explainStartFailure(cause, err.config) : undefined
+  if (explained !== undefined) {
+    process.stderr.write(`kinesis-gateway: cannot start: ${explained} (exit 1)\n`)
   } else {
-    process.stderr.write(`kinesis-gateway: failed to start: ${(err as Error).stack ?? String(err)}\n`)
+    process.stderr.write(cause instanceof ConfigError
+      ? `kinesis-gateway: ${cause.message}\n`
+      : `kinesis-gateway: failed to start: ${(cause as Error).stack ?? String(cause)}\n`)
+    process.stderr.write('kinesis-gateway: not started (exit 1)\n')
   }
   process.exit(1)
 })

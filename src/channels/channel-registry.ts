@@ -3,6 +3,7 @@ import type { ChannelConfig, GatewayConfig } from '../config/types.js'
 import type { ProducerPool } from '../delivery/producer-pool.js'
 import type { StreamProducer } from '../delivery/stream-producer.js'
 import type { PreparingChannel } from '../ingest/prepare-records.js'
+import { Quarantine, type QuarantineObserver } from '../ingest/quarantine.js'
 import { RecordEncoder } from '../ingest/record-encoder.js'
 import { compileChannelSchemas } from '../validation/schema-registry.js'
 
@@ -11,6 +12,8 @@ export interface Channel extends PreparingChannel {
   readonly config: ChannelConfig
   readonly validate: ValidateFunction
   readonly producer: StreamProducer
+  /** Where rejected events go (`quarantine: <stream>`), or null. */
+  readonly quarantine: Quarantine | null
 }
 
 /**
@@ -32,8 +35,9 @@ export class ChannelRegistry {
     return [...this.table.keys()]
   }
 
+  /** Every stream written: channels' and their quarantines'. */
   streams (): string[] {
-    return [...new Set([...this.table.values()].map((c) => c.config.stream))]
+    return [...new Set([...this.table.values()].flatMap((c) => c.config.quarantine === undefined ? [c.config.stream] : [c.config.stream, c.config.quarantine]))]
   }
 
   replace (table: ReadonlyMap<string, Channel>): void {
@@ -42,16 +46,17 @@ export class ChannelRegistry {
 }
 
 /** Compiles every channel's schema and builds the table (start). Throws ConfigError. */
-export async function buildChannelTable (config: GatewayConfig, pool: ProducerPool): Promise<Map<string, Channel>> {
+export async function buildChannelTable (config: GatewayConfig, pool: ProducerPool, quarantine: QuarantineObserver): Promise<Map<string, Channel>> {
   const compiled = await compileChannelSchemas(config.channels.values(), config.configFile)
-  return channelTable(config.channels.values(), compiled, pool)
+  return channelTable(config.channels.values(), compiled, pool, quarantine)
 }
 
 /**
  * The one place channels are made from configuration, for the start and for every reload, so a
  * reload can never build a channel differently (it once dropped `aggregate: true`).
  */
-export function channelTable (channels: Iterable<ChannelConfig>, compiled: ReadonlyMap<string, { readonly validate: ValidateFunction }>, pool: ProducerPool): Map<string, Channel> {
+export function channelTable (channels: Iterable<ChannelConfig>, compiled: ReadonlyMap<string, { readonly validate: ValidateFunction }>,
+  pool: ProducerPool, quarantine: QuarantineObserver): Map<string, Channel> {
   const table = new Map<string, Channel>()
   for (const channel of channels) {
     const schema = compiled.get(channel.name)
@@ -62,7 +67,10 @@ export function channelTable (channels: Iterable<ChannelConfig>, compiled: Reado
       validate: schema.validate,
       encoder: new RecordEncoder(channel.name, channel.record),
       maxRecordBytes: pool.limits.maxRecordBytes,
-      producer: pool.forStream(channel.stream, aggregation)
+      producer: pool.forStream(channel.stream, aggregation),
+      quarantine: channel.quarantine === undefined
+        ? null
+        : new Quarantine(channel.name, pool.forStream(channel.quarantine), pool.limits.maxRecordBytes, quarantine)
     })
   }
   return table

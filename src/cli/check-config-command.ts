@@ -1,12 +1,9 @@
-import { readFile } from 'node:fs/promises'
-import { dirname, relative, resolve } from 'node:path'
+import { dirname, relative } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parse as parseYaml } from 'yaml'
-import { ConfigError } from '../config/config-error.js'
-import { FIX_HINTS } from '../config/config-schema.js'
-import { configFilePath, envWith, loadConfig, parsePartitionKey } from '../config/load-config.js'
+import { checkConfiguration } from '../config/check-configuration.js'
+import { targetSummary } from '../config/kinesis-target.js'
+import { envWith } from '../config/load-config.js'
 import type { ChannelConfig, GatewayConfig } from '../config/types.js'
-import { compileChannelSchemas } from '../validation/schema-registry.js'
 import { CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, withUsage, type CliIo } from './cli-common.js'
 
 export const CHECK_CONFIG_USAGE = `usage: kinesis-gateway check-config [file]
@@ -20,33 +17,19 @@ export async function checkConfigCommand (args: string[], io: CliIo): Promise<nu
   // The file as given; NODE_ENV is dropped because where records go (AWS_REGION, KINESIS_ENDPOINT)
   // is a setting of the deployment, not of the file, and a CI job usually has none of it.
   const env = envWith({ ...(positionals[0] !== undefined ? { GATEWAY_CONFIG: positionals[0] } : {}), NODE_ENV: undefined })
-  const file = configFilePath(env)
-
-  const problems: string[] = []
-  let config: GatewayConfig | undefined
-  try {
-    config = await loadConfig(env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    problems.push(...err.problems)
-  }
-  // The schemas (and partition keys) are checked even when the file has problems, so that one run reports everything.
-  const channels = config !== undefined ? [...config.channels.values()] : await rawChannelsOf(file, problems)
-  try {
-    await compileChannelSchemas(channels, file)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    problems.push(...err.problems.filter((p) => !problems.includes(p)))
-  }
+  const { file, config, problems } = await checkConfiguration(env)
 
   if (problems.length > 0) {
     io.stderr.write(`kinesis-gateway check-config: ${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`)
     for (const p of problems) io.stderr.write(`  - ${p}\n`)
     return EXIT_PROBLEMS
   }
-  const list = [...(config as GatewayConfig).channels.values()]
+  const checked = config as GatewayConfig
+  const list = [...checked.channels.values()]
   io.stdout.write(`kinesis-gateway check-config: ${file}: OK, ${list.length} channel${list.length === 1 ? '' : 's'}\n`)
   for (const c of list) io.stdout.write(`  ${describeChannel(c, file)}\n`)
+  // Offline: nothing is contacted, but where records would go with this environment is worth seeing.
+  io.stdout.write(`  Kinesis with this environment: ${targetSummary(checked.kinesis)}\n`)
   return EXIT_OK
 }
 
@@ -56,31 +39,4 @@ function describeChannel (c: ChannelConfig, file: string): string {
     : c.partitionKey.kind === 'pointer' ? c.partitionKey.pointer : `header:${c.partitionKey.header}`
   return `/v1/${c.name} -> stream ${c.stream}, schema ${relative(dirname(file), c.schemaFile)}, partition key ${key}, record ${c.record}` +
     (c.format === 'json' ? '' : `, format ${c.format}`)
-}
-
-/**
- * When the file itself is invalid there is no typed configuration, and load-config stops before it
- * checks partition keys and schemas. The channels are then read from the raw YAML so that those
- * problems are reported in the same run: partition keys here (with load-config's own parser),
- * schema files by the caller.
- */
-async function rawChannelsOf (file: string, problems: string[]): Promise<Array<Pick<ChannelConfig, 'name' | 'schemaFile'>>> {
-  let raw: unknown
-  try {
-    raw = parseYaml(await readFile(file, 'utf8'))
-  } catch {
-    return [] // unreadable or not YAML: already reported
-  }
-  const channels = (raw as { channels?: unknown } | null)?.channels
-  if (channels === null || typeof channels !== 'object') return []
-  const out: Array<Pick<ChannelConfig, 'name' | 'schemaFile'>> = []
-  for (const [name, ch] of Object.entries(channels)) {
-    const { schema, partitionKey } = (ch ?? {}) as { schema?: unknown, partitionKey?: unknown }
-    const keyProblem = typeof partitionKey === 'string' && partitionKey !== '' ? parsePartitionKey(partitionKey) : undefined
-    if (typeof keyProblem === 'string') {
-      problems.push(`${file}: channels.${name}.partitionKey: ${keyProblem}. Fix: ${FIX_HINTS['channels.*.partitionKey'] ?? ''}`)
-    }
-    if (typeof schema === 'string' && schema !== '') out.push({ name, schemaFile: resolve(dirname(file), schema) })
-  }
-  return out
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/config-error.js'
+import { leftEmbeddedWarning, targetSummary } from '../config/kinesis-target.js'
 import type { KinesisConfig } from '../config/types.js'
 
 /** Exit codes of every command: 0 success, 1 the thing checked is wrong, 2 the command line is wrong. */
@@ -39,11 +40,15 @@ export function positiveInteger (value: string | undefined, flag: string): numbe
   return n
 }
 
-/** Where a command talks to, in words. */
-export function describeTarget (kinesis: KinesisConfig): string {
-  if (kinesis.mode === 'embedded') return `the embedded development server at ${kinesis.endpoint ?? ''}`
-  if (kinesis.mode === 'endpoint') return `${kinesis.endpoint ?? ''}`
-  return `AWS Kinesis in ${kinesis.region}`
+/**
+ * The line every command that talks to Kinesis writes first (to stderr, so that stdout stays data):
+ * where it goes and which setting chose it, with the way back to the embedded server when an AWS
+ * variable of the environment took the command to real AWS.
+ */
+export function announceTarget (io: CliIo, command: string, what: string, kinesis: KinesisConfig, production: boolean): void {
+  io.stderr.write(`kinesis-gateway ${command}: ${what} on ${targetSummary(kinesis)}\n`)
+  const warning = leftEmbeddedWarning(kinesis, production)
+  if (warning !== undefined) io.stderr.write(`kinesis-gateway ${command}: note: ${warning}\n`)
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN'])
@@ -64,16 +69,24 @@ export function explainError (err: unknown, kinesis: KinesisConfig | undefined):
   if (err instanceof ConfigError) return new CliError(err.message)
   const code = networkCode(err)
   if (code !== undefined && UNREACHABLE.has(code) && kinesis !== undefined) {
-    const hint = kinesis.mode === 'embedded'
-      ? 'is `npm start` running? In development the embedded Kinesis server lives inside the gateway process ' +
-        '(KINESIS_LOCAL_PORT, default 4567); or point the command elsewhere with --endpoint URL or KINESIS_ENDPOINT'
-      : 'is the Kinesis server running and KINESIS_ENDPOINT / --endpoint correct?'
-    return new CliError(`cannot reach ${describeTarget(kinesis)} (${code}): ${hint}`)
+    let hint: string
+    if (kinesis.mode === 'embedded') {
+      hint = 'is `npm start` running? In development the embedded Kinesis server lives inside the gateway process; ' +
+        `this command looks for it on KINESIS_LOCAL_PORT (${kinesis.embeddedPort}): run the command the gateway printed at start, ` +
+        'or point the command elsewhere with --endpoint URL or KINESIS_ENDPOINT'
+    } else if (kinesis.mode === 'aws') {
+      hint = 'check the network, DNS and the region; for the embedded development server of `npm start` set KINESIS_MODE=embedded'
+    } else {
+      hint = 'is the Kinesis server running and KINESIS_ENDPOINT / --endpoint correct?'
+    }
+    return new CliError(`cannot reach ${targetSummary(kinesis)}: ${code}. ${hint}`)
   }
   const name = (err as Error).name
   if (name === 'CredentialsProviderError' || name === 'UnrecognizedClientException' || name === 'AccessDeniedException') {
-    return new CliError(`${describeTarget(kinesis ?? ({} as KinesisConfig))}: ${(err as Error).message}. ` +
-      'Fix: provide AWS credentials with Kinesis permissions (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role)')
+    const where = kinesis === undefined ? 'Kinesis' : targetSummary(kinesis)
+    return new CliError(`${where}: ${(err as Error).message}. ` +
+      'Fix: provide AWS credentials with Kinesis permissions (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role), ' +
+      'or set KINESIS_MODE=embedded for the embedded development server')
   }
   return undefined
 }

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { quietSdkNodeWarning } from '../config/load-config.js'
+import { packageVersion } from '../ops/version.js'
 import { checkConfigCommand, CHECK_CONFIG_USAGE } from './check-config-command.js'
 import { explainError, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-common.js'
 import { streamsCommand, STREAMS_USAGE } from './streams-command.js'
@@ -13,17 +15,26 @@ const COMMANDS: Record<string, { run: (args: string[], io: CliIo) => Promise<num
 
 const USAGE = `usage: kinesis-gateway <command> [options]
 commands:
-  tail <channel-or-stream>   read a stream back, decoded
+  tail <channel-or-stream>   read a stream back, decoded (KPL aggregates unpacked into their events)
   check-config [file]        validate a configuration and its schemas offline
   streams create|check       create or check the configured streams
-Configuration comes from the same environment as the server (GATEWAY_CONFIG, KINESIS_ENDPOINT, AWS_REGION, ...).
+  --version                  print the version
+Configuration comes from the same environment as the server (GATEWAY_CONFIG, KINESIS_MODE, KINESIS_ENDPOINT,
+AWS_REGION, AWS_DEFAULT_REGION, KINESIS_LOCAL_PORT, ...); each command says which Kinesis it uses and why.
 Run \`kinesis-gateway <command> --help\` for a command's options.`
+
+// The AWS SDK's 9-line Node-version notice would open every command's output: off (the server says it in one line).
+quietSdkNodeWarning()
 
 async function main (argv: string[]): Promise<number> {
   const [name, ...args] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n')
     return name === undefined ? EXIT_USAGE : EXIT_OK
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`kinesis-gateway ${await packageVersion()} (node ${process.version})\n`)
+    return EXIT_OK
   }
   const command = COMMANDS[name]
   if (command === undefined) {

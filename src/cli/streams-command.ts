@@ -1,16 +1,18 @@
 import { parseArgs } from 'node:util'
+import { describeTarget } from '../config/kinesis-target.js'
 import { loadConfig } from '../config/load-config.js'
 import { createKinesisClient } from '../kinesis/kinesis-client.js'
 import { describeStream, ensureStreams, type StreamInfo } from '../kinesis/stream-admin.js'
-import { CliError, describeTarget, explainError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, positiveInteger, table, withUsage, type CliIo } from './cli-common.js'
+import { announceTarget, CliError, explainError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, positiveInteger, table, withUsage, type CliIo } from './cli-common.js'
 
 export const STREAMS_USAGE = `usage: kinesis-gateway streams create|check [--shards N] [--on-demand]
   create       creates every configured stream that does not exist yet, waits until all are ACTIVE
   check        only reports; exits 1 if any configured stream is missing or not ACTIVE
   --shards N   shards of each created stream (default: kinesis.shards of the configuration, else 1)
   --on-demand  create streams in on-demand capacity mode (AWS; kinesalite has no on-demand mode)
-  Existing streams are never changed. The target is the configured one (KINESIS_ENDPOINT, AWS_REGION, or
-  the embedded development server of a running \`npm start\`).`
+  Existing streams are never changed. The target is chosen as for the server (KINESIS_MODE, KINESIS_ENDPOINT,
+  AWS_REGION or AWS_DEFAULT_REGION, else the embedded development server of a running \`npm start\`),
+  and the first line on stderr says which it is and what chose it.`
 
 /** How long `streams create` waits for new streams to become ACTIVE (AWS takes tens of seconds). */
 const CREATE_TIMEOUT_MS = 5 * 60_000
@@ -34,6 +36,7 @@ export async function streamsCommand (args: string[], io: CliIo): Promise<number
   const config = await loadConfig()
   const kinesis = config.kinesis
   const streams = [...new Set([...config.channels.values()].map((c) => c.stream))]
+  announceTarget(io, 'streams', `${action} ${streams.length} stream${streams.length === 1 ? '' : 's'}`, kinesis, config.production)
   const client = createKinesisClient(kinesis)
   try {
     let created: string[] = []

@@ -29,6 +29,10 @@ export const configFileSchema = {
         keepAliveTimeoutMs: positiveInt,
         headersTimeoutMs: positiveInt,
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+        maxHeaders: { type: 'integer', minimum: 10, maximum: 1000 },
+        maxPipelinedRequests: { type: 'integer', minimum: 1, maximum: 1024 },
+        maxQueuedAnswerBytes: { type: 'integer', minimum: 16384 },
+        writeTimeoutMs: { type: 'integer', minimum: 100 },
         workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
         trustProxy: {
           anyOf: [
@@ -93,7 +97,8 @@ export const configFileSchema = {
       additionalProperties: false,
       properties: {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
-        host: { type: 'string', minLength: 1 }
+        host: { type: 'string', minLength: 1 },
+        public: { type: 'boolean' }
       }
     },
     logging: {
@@ -171,7 +176,9 @@ export const configFileSchema = {
               }
             ]
           },
-          ack: { enum: ['delivered', 'buffered', 'spool'] }
+          ack: { enum: ['delivered', 'buffered', 'spool'] },
+          invalid: { enum: ['reject', 'partial'] },
+          quarantine: { type: 'string', pattern: '^[a-zA-Z0-9_.-]{1,128}$' }
         }
       }
     }
@@ -187,6 +194,13 @@ export const FIX_HINTS: Record<string, string> = {
   'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
   'server.workers': 'use a number of worker processes (1 = no cluster) or "auto" for one per CPU core',
+  'channels.*.invalid': 'use "reject" (default: one invalid event rejects the whole request) or "partial" (valid events are written, the answer is 207 with one result per event)',
+  'channels.*.quarantine': 'name a Kinesis stream (1-128 characters of letters, digits, "_", "." and "-") that keeps the events validation rejected',
+  'server.maxHeaders': 'use a number of request header lines from 10 to 1000 (default 100; browsers send about 20)',
+  'server.maxPipelinedRequests': 'use a number of requests one connection may have unanswered at once, from 1 to 1024 (default 16)',
+  'server.maxQueuedAnswerBytes': 'give the bytes of unread answers one connection may queue, at least 16384 (default 262144)',
+  'server.writeTimeoutMs': 'give the milliseconds a client may leave its answers unread before the connection is closed, at least 100 (default 30000)',
+  'metrics.public': 'use true to serve /metrics on the public port (the development default), false to serve it only on metrics.port',
   'channels.*.ack': 'use "delivered" (200 after Kinesis accepted), "buffered" (202 once in memory) or "spool" (202 once fsynced to the local spool); see docs/reliability.md',
   'delivery.maxBufferedBytesPerStream': 'use at least 5242880 (one full PutRecords call)',
   'spool.maxBytes': 'give the disk budget per stream in bytes, at least 1048576',

@@ -79,6 +79,11 @@ export const DEFAULTS = {
   connectionTimeoutMs: 30_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 72_000,
+  /**
+   * /metrics in production: on a listener of its own, not the public port (9464 is the port of
+   * OpenTelemetry's Prometheus exporter). In development it is on the public port.
+   */
+  metricsPortProduction: 9464,
   /** Share of successful requests that get a log line (errors always do). */
   logSuccessSampleRate: 1,
   /** File changes closer together than this trigger one configuration reload. */
@@ -87,6 +92,25 @@ export const DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   /** Time to send the request headers; slow-header (slowloris) clients are cut off after it. */
   headersTimeoutMs: 10_000,
+  /**
+   * Request header lines; a request with more is answered 431. Node would keep the first 1,000
+   * and drop the rest silently (an API key or Idempotency-Key sent late would vanish). 100 is
+   * Envoy's default (max_headers_count); browsers send about 20.
+   */
+  maxHeaders: 100,
+  /**
+   * Slow readers (http/connection-bounds.ts). Requests of one connection held unanswered at once
+   * (pipelining, RFC 9112 section 9.3.2): one more and the connection is closed once those are
+   * answered, the rest never processed. Clients other than pipelining ones hold one at a time.
+   */
+  maxPipelinedRequests: 16,
+  /**
+   * Answer bytes queued in the process for one connection whose client does not read them: past
+   * this, no further request of the connection is started until the client reads.
+   */
+  maxQueuedAnswerBytes: 256 * 1024,
+  /** A connection whose queued answers the client has not taken for this long is closed. */
+  writeTimeoutMs: 30_000,
   /** API Gateway's account default: 10,000 requests/s steady with a 5,000 request burst. */
   rateLimitPerSecond: 10_000,
   rateLimitBurst: 5_000,

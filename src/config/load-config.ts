@@ -7,7 +7,7 @@ import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
 import { DEFAULTS } from './limits.js'
-import type { ChannelConfig, GatewayConfig, InputFormat, KinesisConfig, PartitionKeySource } from './types.js'
+import type { ChannelConfig, GatewayConfig, InputFormat, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -20,6 +20,8 @@ interface RawChannel extends RawChannelFrontDoor {
   maxEventsPerRequest?: number
   aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
   ack?: 'delivered' | 'buffered' | 'spool'
+  invalid?: 'reject' | 'partial'
+  quarantine?: string
 }
 
 interface RawConfig extends RawFrontDoor {
@@ -30,6 +32,10 @@ interface RawConfig extends RawFrontDoor {
     keepAliveTimeoutMs?: number
     headersTimeoutMs?: number
     maxHeaderBytes?: number
+    maxHeaders?: number
+    maxPipelinedRequests?: number
+    maxQueuedAnswerBytes?: number
+    writeTimeoutMs?: number
     trustProxy?: boolean | string | string[]
     workers?: number | 'auto'
   }
@@ -58,7 +64,7 @@ interface RawConfig extends RawFrontDoor {
   spool?: { dir?: string, maxBytes?: number, segmentBytes?: number, checkpointIntervalMs?: number }
   shutdown?: { graceMs?: number, deadlineMs?: number }
   readinessRefreshMs?: number
-  metrics?: { port?: number, host?: string }
+  metrics?: { port?: number, host?: string, public?: boolean }
   logging?: { format?: 'json' | 'pretty' | 'auto', successSampleRate?: number }
   channels: Record<string, RawChannel>
 }
@@ -81,6 +87,18 @@ export function envWith (overrides: Env, env: Env = process.env): Env {
     else out[key] = value
   }
   return out
+}
+
+/**
+ * Switches off the AWS SDK's own multi-line Node-version notice (ops/node-support.ts says it in
+ * one line instead), unless the user set the SDK's variable. The SDK reads the variable from
+ * process.env when the first client is created, so the entries call this before creating any.
+ * Returns whether the gateway took the notice over (and should say its one line).
+ */
+export function quietSdkNodeWarning (env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED !== undefined) return false
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+  return true
 }
 
 /** Reads, validates and types the configuration. Throws ConfigError listing every problem. */
@@ -114,9 +132,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const production = env.NODE_ENV === 'production'
   const kinesis = kinesisSettings(raw, env, production, file, problems)
   const port = portFrom(env.PORT, 'PORT', DEFAULTS.port, problems)
-  const metricsPort = env.METRICS_PORT !== undefined && env.METRICS_PORT !== ''
-    ? portFrom(env.METRICS_PORT, 'METRICS_PORT', 0, problems)
-    : raw.metrics?.port
+  const metricsPort = metricsPortOf(raw, env, production, file, problems)
   const logFormat = env.LOG_FORMAT ?? raw.logging?.format ?? 'auto'
   if (logFormat !== 'json' && logFormat !== 'pretty' && logFormat !== 'auto') {
     problems.push(`LOG_FORMAT: "${logFormat}". Fix: use json, pretty or auto (pretty on a terminal, else json)`)
@@ -154,6 +170,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
             maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
           },
       ack: ch.ack ?? 'delivered',
+      invalid: ch.invalid ?? 'reject',
+      quarantine: ch.quarantine,
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }
@@ -183,6 +201,10 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       trustProxy: server.trustProxy ?? false,
       headersTimeoutMs: server.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
       maxHeaderBytes: server.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      maxHeaders: server.maxHeaders ?? DEFAULTS.maxHeaders,
+      maxPipelinedRequests: server.maxPipelinedRequests ?? DEFAULTS.maxPipelinedRequests,
+      maxQueuedAnswerBytes: server.maxQueuedAnswerBytes ?? DEFAULTS.maxQueuedAnswerBytes,
+      writeTimeoutMs: server.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs,
       workers
     },
     kinesis,
@@ -220,22 +242,64 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   }
 }
 
+const KINESIS_MODES = ['auto', 'embedded', 'endpoint', 'aws'] as const
+
+/**
+ * Which Kinesis the gateway and the CLI talk to, and what chose it. KINESIS_MODE, when set, decides
+ * alone (settings of the other targets are then reported as ignored); otherwise, in this order: an
+ * endpoint (KINESIS_ENDPOINT, kinesis.endpoint), a region (AWS_REGION, AWS_DEFAULT_REGION,
+ * kinesis.region), else the embedded development server (refused in production). AWS_PROFILE and
+ * credentials never choose: they only sign the calls once AWS is chosen.
+ */
 function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: string, problems: string[]): KinesisConfig {
   const k = raw.kinesis ?? {}
+  const endpointFrom: KinesisChooser | undefined = env.KINESIS_ENDPOINT !== undefined ? 'KINESIS_ENDPOINT' : k.endpoint !== undefined ? 'kinesis.endpoint' : undefined
   const endpoint = env.KINESIS_ENDPOINT ?? k.endpoint
+  const regionFrom: KinesisChooser | undefined = env.AWS_REGION !== undefined
+    ? 'AWS_REGION'
+    : env.AWS_DEFAULT_REGION !== undefined ? 'AWS_DEFAULT_REGION' : k.region !== undefined ? 'kinesis.region' : undefined
   const explicitRegion = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? k.region
   const embeddedPort = portFrom(env.KINESIS_LOCAL_PORT, 'KINESIS_LOCAL_PORT', DEFAULTS.embeddedKinesisPort, problems)
   if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) {
     problems.push(`KINESIS_ENDPOINT: "${endpoint}" is not an http(s) URL. Fix: ${FIX_HINTS['kinesis.endpoint']}`)
   }
+  const requested = env.KINESIS_MODE === undefined || env.KINESIS_MODE === '' ? 'auto' : env.KINESIS_MODE
+  if (!(KINESIS_MODES as readonly string[]).includes(requested)) {
+    problems.push(`KINESIS_MODE: "${requested}". Fix: use embedded, endpoint, aws, or auto (the default: KINESIS_ENDPOINT, else an AWS region, else embedded)`)
+  }
+
   let mode: KinesisConfig['mode']
-  if (endpoint !== undefined) mode = 'endpoint'
-  else if (explicitRegion !== undefined) mode = 'aws'
-  else if (production) {
+  let chosenBy: KinesisChooser
+  const ignored: string[] = []
+  if (requested === 'embedded' || requested === 'endpoint' || requested === 'aws') {
+    mode = requested
+    chosenBy = 'KINESIS_MODE'
+    if (mode !== 'endpoint' && endpointFrom !== undefined) ignored.push(endpointFrom)
+    if (mode === 'embedded' && regionFrom !== undefined) ignored.push(regionFrom)
+    if (mode === 'endpoint' && endpoint === undefined) {
+      problems.push('KINESIS_MODE: "endpoint" without an endpoint. Fix: set KINESIS_ENDPOINT (or kinesis.endpoint) to the Kinesis-API URL')
+    }
+    if (mode === 'aws' && explicitRegion === undefined) {
+      problems.push('KINESIS_MODE: "aws" without a region. Fix: set AWS_REGION (or kinesis.region), e.g. AWS_REGION=eu-west-1')
+    }
+    if (mode === 'embedded' && production) {
+      problems.push('KINESIS_MODE: "embedded" while NODE_ENV=production. Fix: set KINESIS_ENDPOINT or AWS_REGION; the embedded development server is never used in production')
+    }
+  } else if (endpointFrom !== undefined) {
+    mode = 'endpoint'
+    chosenBy = endpointFrom
+  } else if (regionFrom !== undefined) {
+    mode = 'aws'
+    chosenBy = regionFrom
+  } else if (production) {
     problems.push(`${file}: kinesis: no Kinesis target while NODE_ENV=production. ` +
       'Fix: set AWS_REGION (with the usual AWS credentials) or KINESIS_ENDPOINT; the embedded development server is never used in production')
     mode = 'aws'
-  } else mode = 'embedded'
+    chosenBy = 'default'
+  } else {
+    mode = 'embedded'
+    chosenBy = 'default'
+  }
 
   const createStreamsEnv = env.KINESIS_CREATE_STREAMS
   if (createStreamsEnv !== undefined && createStreamsEnv !== 'true' && createStreamsEnv !== 'false') {
@@ -243,10 +307,12 @@ function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: s
   }
   return {
     mode,
+    chosenBy,
+    ignored,
     region: explicitRegion ?? DEFAULTS.region,
-    endpoint: mode === 'embedded' ? `http://127.0.0.1:${embeddedPort}` : endpoint,
+    endpoint: mode === 'embedded' ? `http://127.0.0.1:${embeddedPort}` : mode === 'endpoint' ? endpoint : undefined,
     embeddedPort,
-    localCredentials: mode === 'embedded' || (endpoint !== undefined && isLoopback(endpoint) &&
+    localCredentials: mode === 'embedded' || (mode === 'endpoint' && endpoint !== undefined && isLoopback(endpoint) &&
       env.AWS_ACCESS_KEY_ID === undefined && env.AWS_PROFILE === undefined),
     createStreams: mode === 'embedded' || (createStreamsEnv !== undefined ? createStreamsEnv === 'true' : (k.createStreams ?? false)),
     createdStreamShards: k.shards ?? DEFAULTS.createdStreamShards,
@@ -254,6 +320,25 @@ function kinesisSettings (raw: RawConfig, env: Env, production: boolean, file: s
     requestTimeoutMs: k.requestTimeoutMs ?? DEFAULTS.kinesisRequestTimeoutMs,
     maxSockets: k.maxSockets ?? DEFAULTS.kinesisMaxSockets
   }
+}
+
+/**
+ * The port of the separate /metrics listener, or undefined for the public one. /metrics is the
+ * largest answer a client can make the gateway produce and it shows the gateway's internals, so
+ * in production it is not on the public port unless asked for (docs/operations.md); in
+ * development (`npm start`) it stays there, one curl away.
+ */
+function metricsPortOf (raw: RawConfig, env: Env, production: boolean, file: string, problems: string[]): number | undefined {
+  const port = env.METRICS_PORT !== undefined && env.METRICS_PORT !== ''
+    ? portFrom(env.METRICS_PORT, 'METRICS_PORT', 0, problems)
+    : raw.metrics?.port
+  const onPublic = raw.metrics?.public
+  if (onPublic === true && port !== undefined) {
+    problems.push(`${file}: metrics.public: true, but metrics.port / METRICS_PORT (${port}) moves /metrics to a listener of its own. ` +
+      'Fix: remove metrics.public to serve /metrics only on that port, or remove the port to serve it on the public one')
+  }
+  if (port !== undefined || (onPublic ?? !production)) return port
+  return DEFAULTS.metricsPortProduction
 }
 
 /** WORKERS / server.workers: a count, or "auto" for one worker per core (os.availableParallelism). */

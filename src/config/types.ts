@@ -37,7 +37,13 @@ export interface ChannelConfig {
   readonly corsOrigins: readonly string[]
   /** Accept navigator.sendBeacon bodies: text/plain holding JSON. */
   readonly beacon: boolean
+  /** reject: one invalid event rejects the request (all or nothing); partial: valid events are written, 207. */
+  readonly invalid: InvalidMode
+  /** Stream that keeps events rejected by validation (and bodies that are not JSON); undefined = none. */
+  readonly quarantine: string | undefined
 }
+
+export type InvalidMode = 'reject' | 'partial'
 
 export interface AggregateConfig {
   /** Most bytes of one aggregated Kinesis record (data plus partition key). */
@@ -97,8 +103,21 @@ export interface IdempotencyConfig {
  */
 export type KinesisMode = 'embedded' | 'endpoint' | 'aws'
 
+/**
+ * The setting that chose the mode, named as the user wrote it (an environment variable or a key
+ * of the file); "default" when nothing did (development: the embedded server).
+ */
+export type KinesisChooser = 'KINESIS_MODE' | 'KINESIS_ENDPOINT' | 'kinesis.endpoint' | 'AWS_REGION' | 'AWS_DEFAULT_REGION' | 'kinesis.region' | 'default'
+
 export interface KinesisConfig {
   readonly mode: KinesisMode
+  /**
+   * What chose `mode` (reported by the start line and every CLI command). Optional so that
+   * configurations built by hand (tests, benchmarks) stay valid; load-config.ts always sets it.
+   */
+  readonly chosenBy?: KinesisChooser
+  /** Settings present but not used because KINESIS_MODE chose another target (e.g. "AWS_REGION"). */
+  readonly ignored?: readonly string[]
   readonly region: string
   /** Set for embedded and endpoint modes. */
   readonly endpoint: string | undefined
@@ -170,9 +189,20 @@ export interface ServerConfig {
   readonly headersTimeoutMs: number
   /** Larger request headers are answered 431 (Node's maxHeaderSize). */
   readonly maxHeaderBytes: number
+  /** Requests with more header lines are answered 431 (GW_ERR_TOO_MANY_HEADERS). */
+  readonly maxHeaders: number
+  /** Requests of one connection held unanswered at once (pipelining); beyond, the connection is closed. */
+  readonly maxPipelinedRequests: number
+  /** Unread answer bytes queued for one connection past which none of its requests is started. */
+  readonly maxQueuedAnswerBytes: number
+  /** A connection whose queued answers are not read for this long is closed. */
+  readonly writeTimeoutMs: number
 }
 
-/** Where GET /metrics is served: on the public listener (port undefined) or on its own port. */
+/**
+ * Where GET /metrics is served: on the public listener (`port` undefined) or on a listener of its
+ * own. The public listener serves it only in development or with `metrics.public: true`.
+ */
 export interface MetricsConfig {
   readonly port: number | undefined
   readonly host: string

@@ -18,6 +18,8 @@ export interface CoreLogger {
 export interface DeliveryDeps {
   readonly log: CoreLogger
   readonly metrics: GatewayMetrics
+  /** A ListShards refresh failed (pacing keeps the previous shard list); default: a warning. */
+  readonly shardListFailed?: (stream: string, err: unknown) => void
   /** Replaces the Kinesis data path (unit tests of the HTTP edge; integration tests use a real server). */
   readonly send?: PutRecordsSender
 }
@@ -61,8 +63,8 @@ export async function createDeliveryCore (config: GatewayConfig, deps: DeliveryD
     await embedded?.close()
   }
   try {
-    const shards = new ShardPacers(admin, config.delivery,
-      (stream, err) => log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list'))
+    const shards = new ShardPacers(admin, config.delivery, deps.shardListFailed ??
+      ((stream, err) => { log.warn({ stream, err }, 'ListShards failed: shard pacing uses the previous shard list') }))
     const metered = metrics.producerObserver()
     const pool = new ProducerPool(sink, config.delivery, {
       ...metered,

@@ -23,7 +23,7 @@ declare module 'fastify' {
   }
 }
 
-/** A completed answer keeps its status: 200 (delivered) or 202 (buffered and spool channels). */
+/** A completed answer keeps its status: 200 (delivered), 202 (buffered and spool channels) or 207 (per-event results). */
 type Stored = { state: 'pending', fingerprint: string } | { state: 'done', fingerprint: string, body: string, status?: number }
 
 type ClaimResult = { kind: 'claimed', where: Where } | { kind: 'busy', stored: Stored | undefined }
@@ -129,7 +129,7 @@ export class Idempotency {
     if (claim === null) return
     request.idempotencyClaim = null
     const status = reply.statusCode
-    if ((status === 200 || status === 202) && typeof payload === 'string') {
+    if ((status === 200 || status === 202 || status === 207) && typeof payload === 'string') {
       await this.store(claim, { state: 'done', fingerprint: claim.fingerprint, body: payload, status }, this.windowMs)
     } else {
       await this.release(claim)

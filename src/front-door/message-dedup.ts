@@ -47,7 +47,7 @@ export class MessageDedup {
     let duplicates = 0
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
-      if (id === undefined || failed?.[i] === 1) continue
+      if (id === undefined || (failed?.[i] ?? 0) !== 0) continue
       if (seen.has(id)) { skip[i] = 1; duplicates++; continue }
       seen.add(id)
       wanted.set(i, `${scope}|${id}`)

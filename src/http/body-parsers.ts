@@ -4,6 +4,8 @@ import type { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import sjson from 'secure-json-parse'
 import { scanJson, type EventSpans } from '../ingest/event-spans.js'
+import { BrokenLine } from '../ingest/prepare-records.js'
+import { requestFacts } from './request-facts.js'
 import { GatewayError, type EventError } from './problems.js'
 
 declare module 'fastify' {
@@ -64,17 +66,38 @@ function requireUtf8 (body: Buffer): void {
 /** application/json: one object, or an array of objects. */
 export function parseJsonBody (req: FastifyRequest, body: Buffer): unknown {
   if (body.length === 0) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The body is empty; send a JSON object or an array of objects')
-  requireUtf8(body)
-  const offsets: number[] = []
-  const parsed = parseJsonText(body, 0, body.length, undefined, offsets)
-  req.eventSpans = { body, offsets }
-  return parsed
+  try {
+    requireUtf8(body)
+    const offsets: number[] = []
+    const parsed = parseJsonText(body, 0, body.length, undefined, offsets)
+    req.eventSpans = { body, offsets }
+    return parsed
+  } catch (err) {
+    throw quarantineBody(req, body, err)
+  }
 }
 
-/** application/x-ndjson: one JSON object per line; blank lines are skipped. Always a batch. */
+/** A body that is not JSON at all goes to the channel's quarantine stream, if it has one; the answer says so. */
+function quarantineBody (req: FastifyRequest, body: Buffer, err: unknown): unknown {
+  const quarantine = req.channel?.quarantine
+  if (quarantine === null || quarantine === undefined || !(err instanceof GatewayError)) return err
+  quarantine.body(body, err.message, requestFacts(req))
+  return err.with({ quarantined: 1 })
+}
+
+/**
+ * application/x-ndjson: one JSON object per line; blank lines are skipped. Always a batch.
+ * On `invalid: partial` channels a line that is not JSON keeps its place as a BrokenLine (that
+ * event alone is refused); elsewhere it refuses the body.
+ */
 export function parseNdjsonBody (req: FastifyRequest, body: Buffer): unknown[] {
   if (body.length === 0) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The body is empty; send one JSON object per line')
-  requireUtf8(body)
+  try {
+    requireUtf8(body)
+  } catch (err) {
+    throw quarantineBody(req, body, err)
+  }
+  const lenient = req.channel?.config.invalid === 'partial'
   const events: unknown[] = []
   const offsets: number[] = []
   let start = 0
@@ -85,7 +108,17 @@ export function parseNdjsonBody (req: FastifyRequest, body: Buffer): unknown[] {
     if (last > start && body[last - 1] === 0x0d) last--
     let first = start
     while (first < last && (body[first] === 0x20 || body[first] === 0x09)) first++
-    if (first < last) events.push(parseJsonText(body, first, last, events.length, offsets))
+    if (first < last) {
+      const mark = offsets.length
+      try {
+        events.push(parseJsonText(body, first, last, events.length, offsets))
+      } catch (err) {
+        if (!lenient || !(err instanceof GatewayError)) throw quarantineBody(req, body.subarray(first, last), err)
+        offsets.length = mark
+        offsets.push(-1, -1)
+        events.push(new BrokenLine(err.errors?.[0]?.reason ?? err.message, body.toString('utf8', first, last)))
+      }
+    }
     start = end + 1
   }
   if (events.length === 0) throw new GatewayError('GW_ERR_EMPTY_BODY', 'The body holds no events; send one JSON object per line')

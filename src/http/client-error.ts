@@ -1,13 +1,15 @@
 import type { Socket } from 'node:net'
-import { PROBLEMS, problemType, type ProblemCode } from './problems.js'
-import { PROBLEM_CONTENT_TYPE } from './error-handler.js'
+import { endAfterAnswers } from './connection-bounds.js'
+import type { ProblemCode } from './problems.js'
+import { closingAnswer } from './raw-problem.js'
 
 /**
  * Node's HTTP parser rejects some requests before Fastify sees them: a body shorter or longer
  * than its Content-Length, a malformed Content-Length, Content-Length together with
  * Transfer-Encoding, oversized headers, a request that took too long. Fastify's default answer
  * there is plain JSON; this answers the same RFC 9457 problem+json as every other error, then
- * closes the connection (the parser's state is lost, so the socket cannot be reused).
+ * closes the connection (the parser's state is lost, so the socket cannot be reused). Requests
+ * pipelined before the broken one are answered first, in order (connection-bounds.ts).
  */
 export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
   // A reset or already closed socket: nobody is left to read an answer.
@@ -25,13 +27,7 @@ export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket):
     detail = 'The request is not valid HTTP/1.1' + describeParserError(err.code) +
       '. Check that Content-Length matches the body, or let the HTTP client compute it'
   }
-  const { status, title } = PROBLEMS[code]
-  const body = JSON.stringify({ type: problemType(code), title, status, detail, code })
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
-  }
-  socket.destroy()
+  endAfterAnswers(socket, closingAnswer(code, detail))
 }
 
 /** llhttp's codes for the framing errors a client can make (node/deps/llhttp), in words. */

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, PROBLEMS, problemType, type ProblemCode } from './problems.js'
+import { PROBLEM_CONTENT_TYPE } from './raw-problem.js'
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
+export { PROBLEM_CONTENT_TYPE }
 
 /** Fastify's own error codes that are the client's fault, and what they mean to a client. */
 const FASTIFY_CODES: Record<string, { code: ProblemCode, detail: (req: FastifyRequest) => string }> = {
@@ -96,6 +97,11 @@ export function sendProblem (reply: FastifyReply, problem: Problem, render?: Pro
 
 /** Fastify error handler: one place where every failure becomes problem+json (or a format's own error body). */
 export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply, render?: ProblemRenderer): FastifyReply {
+  // Fastify asks to close the connection after every body-parser error, "as the client may send
+  // more data". That is so only while the body has not arrived whole. Once it has, the requests
+  // pipelined after it may already be started, and a close would drop their answers after their
+  // events were written (issue 17, 5a): the connection stays usable instead.
+  if (request.raw.complete && reply.getHeader('connection') === 'close') reply.removeHeader('connection')
   const problem = toProblem(err, request)
   if (problem.status >= 500 && problem.body.code === 'GW_ERR_INTERNAL') {
     request.log.error({ err }, 'request failed')

@@ -7,12 +7,12 @@ import { SpoolFullError } from '../delivery/spool/spool-writer.js'
 import { BufferFullError, type DeliveryReport } from '../delivery/stream-producer.js'
 import type { InputFormatCodec } from '../ingest/formats/format.js'
 import { codecOf } from '../ingest/formats/input-formats.js'
-import { eventsOf, prepareRecords, rejectionOf } from '../ingest/prepare-records.js'
-import type { RequestFacts } from '../ingest/record-encoder.js'
+import { eventsOf, prepareRecords, rejectionOf, type Prepared } from '../ingest/prepare-records.js'
 import type { OutgoingRecord } from '../kinesis/sink.js'
 import { decodeContentEncoding, PROTOBUF_TYPES, registerBodyParsers } from './body-parsers.js'
 import { errorHandler } from './error-handler.js'
 import { GatewayError } from './problems.js'
+import { requestFacts } from './request-facts.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -100,23 +100,34 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
   if (codec !== undefined) return await ingestDecoded(request, reply, channel, codec, acks, messages)
   request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, config)
-  const prepared = prepareRecords(channel, events, { facts: requestFacts(request), headers: request.headers, spans: request.eventSpans })
-  const rejection = rejectionOf(prepared, config.name)
-  if (rejection !== undefined) throw rejection
-
-  const { count, ids, records } = prepared
-  const ack = await deliver(acks, channel, records)
-  if (ack.mode !== 'delivered') {
-    request.eventsWritten = count
-    return reply.code(202).type(JSON_TYPE).send(queuedAnswer(ids, ack.mode))
+  const facts = requestFacts(request)
+  const prepared = prepareRecords(channel, events, { facts, headers: request.headers, spans: request.eventSpans })
+  const partial = config.invalid === 'partial'
+  let records = prepared.records
+  if (prepared.failing > 0) {
+    const quarantined = channel.quarantine?.events(prepared, events, request.eventSpans, facts) ?? 0
+    if (!partial || prepared.failing === prepared.count) {
+      const rejection = rejectionOf(prepared, config.name) as GatewayError
+      throw quarantined === 0 ? rejection : rejection.with({ quarantined })
+    }
+    records = records.filter((r) => r !== undefined)
   }
-  const report = ack.report
-  request.eventsWritten = count - report.failed
+
+  const { ids } = prepared
+  const ack = await deliver(acks, channel, records)
+  const mode = ack.mode
+  const report = ack.mode === 'delivered' ? ack.report : NONE_FAILED
+  request.eventsWritten = records.length - report.failed
+  if (prepared.failing > 0 || (partial && report.failed > 0)) {
+    return reply.code(207).type(JSON_TYPE).send(multiStatus(prepared, mode, report, channel.quarantine !== null))
+  }
+  if (mode !== 'delivered') return reply.code(202).type(JSON_TYPE).send(queuedAnswer(ids, mode))
   if (report.failed > 0) throw notDelivered(ids, report)
   return reply.type(JSON_TYPE).send(deliveredAnswer(ids, report))
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
+/** What buffered and spool acknowledgements report: nothing has failed (yet). */
+const NONE_FAILED: DeliveryReport = { failed: 0, shardIds: [], sequenceNumbers: [], errorCodes: null, errorMessages: null }
 
 /** Hands records over per the channel's ack mode; a full buffer or spool is a retryable 503 (nothing written). */
 async function deliver (acks: AckDispatcher, channel: Channel, records: readonly OutgoingRecord[]): Promise<Acknowledgement> {
@@ -146,18 +157,21 @@ async function ingestDecoded (request: FastifyRequest, reply: FastifyReply, chan
   acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {
   const config = channel.config
   const decoded = codec.decode(request.body, { config, contentType: String(request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '' })
+  const facts = requestFacts(request)
   const prepared = prepareRecords(channel, decoded.events, {
-    facts: requestFacts(request), headers: request.headers, spans: null, partitionKeys: decoded.partitionKeys, formatProblems: decoded.problems
+    facts, headers: request.headers, spans: null, partitionKeys: decoded.partitionKeys, formatProblems: decoded.problems
   })
   const { count, failing, failed } = prepared
   request.eventCount = count
+  // Refused events go to the channel's quarantine stream, as decoded (a Segment message without its writeKey).
+  const quarantined = failing > 0 ? channel.quarantine?.events(prepared, decoded.events, null, facts) ?? 0 : 0
   const rejection = failing === count ? rejectionOf(prepared, config.name) : undefined
-  if (rejection !== undefined) throw rejection
+  if (rejection !== undefined) throw quarantined === 0 ? rejection : rejection.with({ quarantined })
   const claim = decoded.dedupIds === undefined ? null : await messages.claim(`${request.apiClient?.id ?? '-'}|${config.name}`, decoded.dedupIds, failed)
   const sent: number[] = []
   const records: OutgoingRecord[] = []
   for (let i = 0; i < count; i++) {
-    if (failed?.[i] === 1 || claim?.skip[i] === 1) continue
+    if ((failed?.[i] ?? 0) !== 0 || claim?.skip[i] === 1) continue
     sent.push(i)
     records.push(prepared.records[i] as OutgoingRecord)
   }
@@ -184,7 +198,7 @@ async function ingestDecoded (request: FastifyRequest, reply: FastifyReply, chan
       : 'retry the request: messages already written are recognised by their messageId and not written again')
   }
   const answer = codec.answer({
-    count, accepted: count - failing, duplicates: claim?.duplicates ?? 0, rejected: failing, errors: prepared.errors, binary: decoded.binary === true
+    count, accepted: count - failing, duplicates: claim?.duplicates ?? 0, rejected: failing, quarantined, errors: prepared.errors, binary: decoded.binary === true
   })
   return reply.code(answer.status).type(answer.contentType).send(asBuffer(answer.body))
 }
@@ -198,15 +212,45 @@ function asBuffer (body: string | Uint8Array): string | Buffer {
   return typeof body === 'string' || Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
 }
 
-/** What every envelope of this request shares. */
-export function requestFacts (request: FastifyRequest): RequestFacts {
-  return {
-    receivedAt: new Date().toISOString(),
-    sourceIp: request.ip,
-    userAgent: request.headers['user-agent'],
-    clientId: request.apiClient?.id
+/**
+ * 207 Multi-Status (`invalid: partial`): one result per event, in request order, each with the
+ * status that event alone would have had: 200 delivered, 202 buffered/spooled, 400 invalid,
+ * 503 not delivered. Delivered slots of `report` follow the valid events only.
+ */
+function multiStatus (prepared: Prepared, mode: 'delivered' | 'buffered' | 'spool', report: DeliveryReport, quarantine: boolean): string {
+  const { count, ids, failed, errors } = prepared
+  const byIndex = new Map<number, Array<{ pointer: string, reason: string }>>()
+  for (const e of errors) {
+    let list = byIndex.get(e.index)
+    if (list === undefined) byIndex.set(e.index, list = [])
+    list.push({ pointer: e.pointer, reason: e.reason })
   }
+  const results = new Array<Record<string, unknown>>(count)
+  let accepted = 0
+  let slot = 0
+  for (let i = 0; i < count; i++) {
+    if (failed !== null && failed[i] !== 0) {
+      results[i] = { index: i, status: 400, errors: byIndex.get(i) ?? [{ pointer: '', reason: 'is invalid (more errors than reported)' }], ...(quarantine ? { quarantined: true } : {}) }
+      continue
+    }
+    const at = slot++
+    if (mode !== 'delivered') {
+      accepted++
+      results[i] = { index: i, status: 202, event_id: ids[i] }
+      continue
+    }
+    const code = report.errorCodes?.[at] ?? ''
+    if (code === '') {
+      accepted++
+      results[i] = { index: i, status: 200, event_id: ids[i], shard_id: report.shardIds[at], sequence_number: report.sequenceNumbers[at] }
+    } else {
+      results[i] = { index: i, status: 503, event_id: ids[i], errors: [{ pointer: '', reason: `not written to Kinesis before its deadline (${code}: ${report.errorMessages?.[at] ?? code}); resend it` }] }
+    }
+  }
+  return JSON.stringify({ accepted, rejected: count - accepted, ...(quarantine ? { quarantined: prepared.failing } : {}), results })
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8'
 
 /**
  * {"accepted":N,"events":[{"id":"..","shardId":"..","sequenceNumber":".."},...]}, written as text:

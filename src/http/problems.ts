@@ -29,6 +29,7 @@ export const PROBLEMS = {
   GW_ERR_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different body' },
   GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  GW_ERR_TOO_MANY_HEADERS: { status: 431, title: 'Too many request headers' },
   GW_ERR_URL_TOO_LONG: { status: 414, title: 'URL too long' },
   GW_ERR_NOT_DELIVERED: { status: 503, title: 'Some events were not written to Kinesis' },
   GW_ERR_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
@@ -72,5 +73,14 @@ export class GatewayError extends Error {
     this.errors = options.errors
     this.extra = options.extra
     this.retryAfterSeconds = options.retryAfterSeconds
+  }
+
+  /** The same problem with more extension members (e.g. how many events were quarantined). */
+  with (extra: Record<string, unknown>): GatewayError {
+    return new GatewayError(this.code, this.message, {
+      ...(this.errors !== undefined ? { errors: this.errors } : {}),
+      extra: { ...this.extra, ...extra },
+      ...(this.retryAfterSeconds !== undefined ? { retryAfterSeconds: this.retryAfterSeconds } : {})
+    })
   }
 }

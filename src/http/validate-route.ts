@@ -3,7 +3,7 @@ import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
 import { eventsOf, prepareRecords } from '../ingest/prepare-records.js'
 import { decodeContentEncoding } from './body-parsers.js'
-import { requestFacts } from './ingest-route.js'
+import { requestFacts } from './request-facts.js'
 import { GatewayError, type EventError } from './problems.js'
 
 interface DryRunAnswer {

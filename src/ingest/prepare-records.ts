@@ -25,7 +25,24 @@ export interface PreparingChannel {
 }
 
 /** Why an event cannot become a record; the route turns the first kind present into its problem code. */
-export type ProblemKind = 'schema' | 'partitionKey' | 'tooLarge'
+export type ProblemKind = 'schema' | 'partitionKey' | 'tooLarge' | 'malformed'
+
+/** `Prepared.failed[i]`: 0 for an event that became a record, else its problem kind's code. */
+export const KIND_CODES: Readonly<Record<ProblemKind, number>> = { schema: 1, partitionKey: 2, tooLarge: 3, malformed: 4 }
+export const KIND_OF_CODE: readonly ProblemKind[] = ['schema', 'schema', 'partitionKey', 'tooLarge', 'malformed']
+
+/**
+ * An NDJSON line that is not JSON, on a channel that takes events one by one (`invalid: partial`):
+ * the parser keeps its place in the batch instead of refusing the whole body.
+ */
+export class BrokenLine {
+  readonly reason: string
+  readonly text: string
+  constructor (reason: string, text: string) {
+    this.reason = reason
+    this.text = text
+  }
+}
 
 export interface Prepared {
   /** Events in the request. */
@@ -36,7 +53,7 @@ export interface Prepared {
   readonly records: OutgoingRecord[]
   /** Events that failed, whatever the kind. */
   readonly failing: number
-  /** Which events failed, by index (null when none did). */
+  /** Which events failed, by index, as KIND_CODES (null when none did). */
   readonly failed: Uint8Array | null
   /** Problems in request order (capped at MAX_REPORTED_ERRORS), with the kinds present. */
   readonly errors: EventError[]
@@ -95,7 +112,7 @@ export function prepareRecords (channel: PreparingChannel, events: readonly unkn
   const fail = (i: number, kind: ProblemKind, problem: EventError | undefined): void => {
     if (problem !== undefined && errors.length < MAX_REPORTED_ERRORS) errors.push(problem)
     ;(kinds ??= new Set()).add(kind)
-    ;(failed ??= new Uint8Array(count))[i] = 1
+    ;(failed ??= new Uint8Array(count))[i] = KIND_CODES[kind]
     failing++
   }
   for (let i = 0; i < count; i++) {
@@ -104,6 +121,10 @@ export function prepareRecords (channel: PreparingChannel, events: readonly unkn
     ids[i] = id
     if (event === null || typeof event !== 'object' || Array.isArray(event)) {
       fail(i, 'schema', { index: i, pointer: '', reason: 'must be a JSON object' })
+      continue
+    }
+    if (event instanceof BrokenLine) {
+      fail(i, 'malformed', { index: i, pointer: '', reason: `is not valid JSON: ${event.reason}` })
       continue
     }
     const refused = opts.formatProblems?.[i]
@@ -125,7 +146,8 @@ export function prepareRecords (channel: PreparingChannel, events: readonly unkn
     }
     const start = offsets === undefined ? -1 : offsets[2 * i] as number
     const bytes = start < 0 ? undefined : { body: (spans as EventSpans).body, start, end: offsets?.[2 * i + 1] as number }
-    const keyBytes = partitionKey.length <= 36 && isAscii(partitionKey) ? partitionKey.length : Buffer.byteLength(partitionKey)
+    // Ids are ASCII UUIDs: their byte length is their length.
+    const keyBytes = routable ? partitionKey.length : Buffer.byteLength(partitionKey)
     if (opts.checkOnly === true) {
       const size = encoder.sizeOf(envelope, id, event, bytes) + keyBytes
       if (size > maxRecordBytes) fail(i, 'tooLarge', tooLarge(i, size, maxRecordBytes))
@@ -148,11 +170,6 @@ function tooLarge (index: number, size: number, limit: number): EventError {
   return { index, pointer: '', reason: `is ${size} bytes as a Kinesis record (data plus partition key); the limit is ${limit}` }
 }
 
-function isAscii (s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
-}
-
 /**
  * The all-or-nothing rule of `invalid: reject` channels: any failing event rejects the request,
  * with the problem of the first kind present (schema before partition key before size).
@@ -160,6 +177,9 @@ function isAscii (s: string): boolean {
 export function rejectionOf (prepared: Prepared, channelName: string): GatewayError | undefined {
   if (prepared.failing === 0) return undefined
   const { errors, kinds, failing, count } = prepared
+  if (kinds.has('malformed')) {
+    return new GatewayError('GW_ERR_MALFORMED_BODY', `${failing} of ${count} line(s) are not valid JSON or do not match the schema of channel ${channelName}; nothing was written`, { errors })
+  }
   if (kinds.has('schema')) {
     return new GatewayError('GW_ERR_INVALID_EVENTS',
       `${failing} of ${count} event(s) do not match the schema of channel ${channelName}; nothing was written`, { errors })

@@ -14,7 +14,8 @@
 /** What every envelope of one request shares. */
 export interface RequestFacts {
   readonly receivedAt: string
-  readonly sourceIp: string
+  /** Undefined when the socket closed before the request was read (request.ip then is). */
+  readonly sourceIp: string | undefined
   readonly userAgent: string | undefined
   /** Added by API-key authentication: the key's id, never the key. */
   readonly clientId?: string | undefined
@@ -52,7 +53,7 @@ export class RecordEncoder {
     if (this.raw) return RAW
     const middle = '","received_at":"' + facts.receivedAt +
       '","channel":' + this.channelJson +
-      ',"source_ip":' + JSON.stringify(facts.sourceIp) +
+      ',"source_ip":' + (facts.sourceIp === undefined ? 'null' : JSON.stringify(facts.sourceIp)) +
       ',"user_agent":' + (facts.userAgent === undefined ? 'null' : JSON.stringify(facts.userAgent)) +
       (facts.clientId === undefined ? '' : ',"client_id":' + JSON.stringify(facts.clientId)) +
       ',"data":'

@@ -8,10 +8,12 @@ import { channelTable, type Channel, type ChannelRegistry } from '../channels/ch
 import { ConfigError } from '../config/config-error.js'
 import type { GatewayConfig, KinesisConfig } from '../config/types.js'
 import type { ProducerPool } from '../delivery/producer-pool.js'
+import type { QuarantineObserver } from '../ingest/quarantine.js'
 import { compileChannelSchemas } from '../validation/schema-registry.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { Readiness } from './readiness.js'
 import { ensureStreams, streamState } from '../kinesis/stream-admin.js'
+import { schemaFilesOf } from './schema-dependencies.js'
 
 export interface ReloadResult {
   /** applied: the new channel table serves; rejected: the previous one still does; unchanged: nothing to do. */
@@ -31,6 +33,8 @@ export interface ConfigReloaderOptions {
   readonly load: () => Promise<GatewayConfig>
   readonly registry: ChannelRegistry
   readonly pool: ProducerPool
+  /** What quarantines report (the same for start and reload channels). */
+  readonly quarantine: QuarantineObserver
   readonly admin: KinesisClient
   /** The Kinesis target in use (with the embedded server's endpoint resolved). */
   readonly kinesis: KinesisConfig
@@ -145,11 +149,16 @@ export class ConfigReloader {
     const added = [...next.channels.keys()].filter((n) => !old.has(n))
     const removed = [...old.keys()].filter((n) => !next.channels.has(n))
     const after = await fingerprintOf(next)
-    // A channel changed when its settings did or any schema in its folder did (a $ref may point there).
-    const changedFolders = new Set([...after].filter(([file, hash]) => file !== next.configFile && before.get(file) !== hash).map(([file]) => dirname(file)))
-    const changed = [...next.channels.values()]
-      .filter((c) => old.has(c.name) && (JSON.stringify(c) !== JSON.stringify(old.get(c.name)) || changedFolders.has(dirname(c.schemaFile))))
-      .map((c) => c.name)
+    // A channel changed when its settings did, or its schema file or a file it $refs did (when a
+    // reference cannot be followed to a file: any changed file of its folder).
+    const changedFiles = [...after].filter(([file, hash]) => file !== next.configFile && before.get(file) !== hash).map(([file]) => file)
+    const changed: string[] = []
+    for (const c of next.channels.values()) {
+      if (!old.has(c.name)) continue
+      const deps = changedFiles.length === 0 ? new Set<string>() : await schemaFilesOf(c.schemaFile)
+      const touched = deps === undefined ? changedFiles.some((f) => dirname(f) === dirname(c.schemaFile)) : changedFiles.some((f) => deps.has(f))
+      if (touched || JSON.stringify(c) !== JSON.stringify(old.get(c.name))) changed.push(c.name)
+    }
 
     this.opts.registry.replace(table)
     this.config = next
@@ -166,7 +175,8 @@ export class ConfigReloader {
       return { result: 'unchanged', added, removed, changed, ignored, problems: [] }
     }
     metrics.reloaded('applied')
-    log.info({ trigger, added, removed, changed, channels: Object.fromEntries([...next.channels.values()].map((c) => [c.name, c.stream])) },
+    // Only the channels that changed: with dozens of channels, the full table would hide them.
+    log.info({ trigger, added, removed, changed },
       `configuration reloaded: ${describe('added', added)}${describe('removed', removed)}${describe('changed', changed)}`.replace(/; $/, ''))
     return { result: 'applied', added, removed, changed, ignored, problems: [] }
   }
@@ -199,7 +209,7 @@ export class ConfigReloader {
     problems.push(...await this.checkNewStreams(next))
     if (problems.length > 0 || compiled === undefined) return { problems }
 
-    return { next, table: channelTable(next.channels.values(), compiled, this.opts.pool), ignored }
+    return { next, table: channelTable(next.channels.values(), compiled, this.opts.pool, this.opts.quarantine), ignored }
   }
 
   /**

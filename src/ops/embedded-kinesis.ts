@@ -1,5 +1,6 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { StartError } from './start-failure.js'
 
 export interface EmbeddedKinesis {
   readonly endpoint: string
@@ -16,7 +17,7 @@ export async function startEmbeddedKinesis (port: number, host = '127.0.0.1'): P
   try {
     kinesalite = (await import('kinesalite')).default
   } catch {
-    throw new Error('the embedded Kinesis server (kinesalite) is not installed. ' +
+    throw new StartError('the embedded Kinesis server (kinesalite) is not installed. ' +
       'Fix: run `npm install` (it is a development dependency), or set KINESIS_ENDPOINT or AWS_REGION')
   }
   // Streams become ACTIVE at once: nobody waits half a second per stream on a laptop.
@@ -24,7 +25,8 @@ export async function startEmbeddedKinesis (port: number, host = '127.0.0.1'): P
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'EADDRINUSE'
-        ? new Error(`port ${port} for the embedded Kinesis server is in use. Fix: set KINESIS_LOCAL_PORT to a free port (0 picks one)`)
+        ? new StartError(`port ${port} on ${host} for the embedded Kinesis server (KINESIS_LOCAL_PORT) is already in use, ` +
+          'perhaps by another `npm start`. Fix: stop it, or set KINESIS_LOCAL_PORT to a free port (0 picks one)')
         : err)
     })
     server.listen(port, host, resolve)

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ProducerObserver, StreamProducer } from '../delivery/stream-producer.js'
+import type { QuarantineObserver } from '../ingest/quarantine.js'
 import type { OutgoingRecord, Sink } from '../kinesis/sink.js'
 
 /** Every metric name starts with this, so a dashboard finds them all. */
@@ -90,6 +91,8 @@ export class GatewayMetrics {
   private readonly requestsThrottled: Counter<'channel' | 'reason'>
   private readonly idempotentReplays: Counter<'channel'>
   private readonly recordsLost: Counter<'stream' | 'mode' | 'error_code'>
+  private readonly eventsQuarantined: Counter<'channel' | 'reason'>
+  private readonly quarantineLost: Counter<'channel' | 'error_code'>
   private readonly ackSeconds: Histogram<'channel'>
   private readonly recordsSent: Counter<'stream'>
   private readonly recordsFailed: Counter<'stream' | 'error_code'>
@@ -118,6 +121,8 @@ export class GatewayMetrics {
     this.requestsThrottled = new Counter({ name: p + 'requests_throttled_total', help: 'Requests refused with 429 by a rate limit or a daily quota, by reason (api_key_rate_limit, channel_rate_limit, gateway_rate_limit, daily_quota)', labelNames: ['channel', 'reason'], registers })
     this.idempotentReplays = new Counter({ name: p + 'idempotent_replays_total', help: 'Requests answered with the stored answer of their Idempotency-Key (nothing written)', labelNames: ['channel'], registers })
     this.recordsLost = new Counter({ name: p + 'records_lost_total', help: 'Acknowledged records (ack: buffered) that Kinesis refused for good: lost', labelNames: ['stream', 'mode', 'error_code'], registers })
+    this.eventsQuarantined = new Counter({ name: p + 'events_quarantined_total', help: 'Events (or bodies that are not JSON) sent to the channel\'s quarantine stream, by problem kind (schema, partitionKey, tooLarge, malformed)', labelNames: ['channel', 'reason'], registers })
+    this.quarantineLost = new Counter({ name: p + 'quarantine_records_lost_total', help: 'Quarantine records that could not be queued (buffer full) or that Kinesis refused for good', labelNames: ['channel', 'error_code'], registers })
     this.ackSeconds = new Histogram({ name: p + 'ack_duration_seconds', help: 'Time from receipt of an ingest request to its answer', labelNames: ['channel'], buckets: LATENCY_BUCKETS, registers })
     this.recordsSent = new Counter({ name: p + 'records_sent_total', help: 'Records Kinesis accepted (PutRecords entries without an ErrorCode)', labelNames: ['stream'], registers })
     this.recordsFailed = new Counter({ name: p + 'records_failed_total', help: 'Records given up on (reported to the client as not written), by Kinesis error code', labelNames: ['stream', 'error_code'], registers })
@@ -200,6 +205,14 @@ export class GatewayMetrics {
       return
     }
     counterFor(this.channel(channel).throttled, reason, () => this.requestsThrottled.labels({ channel, reason })).inc()
+  }
+
+  /** What the channels' quarantines report. */
+  quarantineObserver (): QuarantineObserver {
+    return {
+      quarantined: (channel, reason, count) => { this.eventsQuarantined.labels({ channel, reason }).inc(count) },
+      lost: (channel, count, errorCode) => { this.quarantineLost.labels({ channel, error_code: errorCode }).inc(count) }
+    }
   }
 
   /** Buffered-mode records that were acknowledged and then refused by Kinesis for good. */

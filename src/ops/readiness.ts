@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { streamState, type StreamState } from '../kinesis/stream-admin.js'
+import type { KinesisReachability } from './kinesis-reachability.js'
 
 export interface ReadinessReport {
   readonly ready: boolean
@@ -21,12 +22,18 @@ export class Readiness {
   private timer: NodeJS.Timeout | undefined
   private draining = false
   private onError: (err: unknown) => void
+  private readonly reachability: KinesisReachability | undefined
 
-  constructor (client: KinesisClient, streamsOf: () => string[], refreshMs: number, onError: (err: unknown) => void) {
+  /**
+   * `report` is either a KinesisReachability (one warning when the checks start failing, one
+   * line when they succeed again) or a plain callback called on every failed check.
+   */
+  constructor (client: KinesisClient, streamsOf: () => string[], refreshMs: number, report: KinesisReachability | ((err: unknown) => void)) {
     this.client = client
     this.streamsOf = streamsOf
     this.refreshMs = refreshMs
-    this.onError = onError
+    this.reachability = typeof report === 'function' ? undefined : report
+    this.onError = typeof report === 'function' ? report : (err) => { report.failed(err, 'readiness') }
   }
 
   async start (): Promise<void> {
@@ -47,14 +54,20 @@ export class Readiness {
   /** Checks `streams` (by default the served ones; a reload passes the old and the new ones). */
   async refresh (streams: readonly string[] = this.streamsOf()): Promise<void> {
     const next = new Map<string, StreamState | 'UNKNOWN'>()
+    let failure: unknown
+    let failed = false
     await Promise.all(streams.map(async (stream) => {
       try {
         next.set(stream, await streamState(this.client, stream))
       } catch (err) {
         next.set(stream, 'UNKNOWN')
-        this.onError(err)
+        failure = err
+        failed = true
       }
     }))
+    // One report per round, not one per stream: an outage is one event however many streams there are.
+    if (failed) this.onError(failure)
+    else this.reachability?.succeeded()
     this.states = next
     this.checkedAt = new Date().toISOString()
   }

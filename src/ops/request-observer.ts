@@ -54,7 +54,8 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
       written: request.eventsWritten,
       elapsedMs: ms,
       limitedBy: request.limitedBy,
-      replayed: status === 200 && reply.hasHeader(REPLAYED_HEADER)
+      // A stored answer of any status (200 delivered, 202 buffered or spool) replayed: nothing was written.
+      replayed: reply.hasHeader(REPLAYED_HEADER)
     })
 
     const log = request.log

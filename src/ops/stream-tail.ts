@@ -22,8 +22,11 @@ export interface TailOptions {
   readonly pollMs?: number
   /** Aborting stops the tail at the next step (Ctrl-C). */
   readonly signal?: AbortSignal
-  /** Called for every record, in shard order; awaited, so a slow consumer slows the reading. */
-  readonly onRecord: (record: KinesisRecord, shardId: string) => void | Promise<void>
+  /**
+   * Called for every record, in shard order; awaited, so a slow consumer slows the reading.
+   * Returning false stops the tail after this record (a limit counted in something else than records).
+   */
+  readonly onRecord: (record: KinesisRecord, shardId: string) => boolean | undefined | Promise<boolean | undefined>
   /** Called once the starting shards have iterators: from here on, LATEST catches every new record. */
   readonly onReading?: (shards: number) => void
 }
@@ -105,9 +108,9 @@ export async function tailStream (client: KinesisClient, options: TailOptions): 
       }
       const records = page.Records ?? []
       for (const record of records) {
-        await options.onRecord(record, shardId)
+        const more = await options.onRecord(record, shardId)
         cursor.lastSequence = record.SequenceNumber
-        if (++delivered >= limit) return delivered
+        if (++delivered >= limit || more === false) return delivered
       }
       if (records.length > 0 || (page.MillisBehindLatest ?? 0) > 0) behind = true
       if (page.NextShardIterator === undefined) {

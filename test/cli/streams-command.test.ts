@@ -74,7 +74,7 @@ t.test('usage errors and an unreachable endpoint', async (t) => {
   t.match(noAction.stderr, 'streams needs one action, create or check')
   const down = await runCli(['streams', 'check'], { env: { GATEWAY_CONFIG: file, KINESIS_ENDPOINT: 'http://127.0.0.1:9' } })
   t.equal(down.code, 1)
-  t.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/)
+  t.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9 \(chosen by KINESIS_ENDPOINT=http:\/\/127\.0\.0\.1:9\): ECONNREFUSED/)
 })
 
 t.test('kinesis-local: --on-demand creates on-demand streams where the server has the mode', async (t) => {

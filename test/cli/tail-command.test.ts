@@ -69,6 +69,35 @@ t.test('tail --once --from-start prints exactly the records the real gateway wro
   t.equal(latest.stdout, '')
 })
 
+t.test('an aggregated channel (aggregate: true): one JSON line per event; --raw keeps the KPL bytes; --limit counts events', async (t) => {
+  const stream = uniqueStream()
+  const gw = await startGateway(t, { endpoint: kinesis.endpoint, channels: { agg: { stream, aggregate: true } } })
+  const sent = Array.from({ length: 120 }, (_, i) => ({ i, text: `event ${i} ü €` }))
+  const res = await post(`${gw.url}/v1/agg`, JSON.stringify(sent))
+  t.equal(res.status, 200)
+  const stored = await readAllRecords(reader, stream)
+  t.ok(stored.length < sent.length, `the events are packed: ${stored.length} Kinesis records for ${sent.length} events`)
+
+  const file = configFile(t, { agg: stream })
+  const env = { GATEWAY_CONFIG: file, KINESIS_ENDPOINT: kinesis.endpoint }
+  const run = await runCli(['tail', 'agg', '--once', '--from-start'], { env })
+  t.equal(run.code, 0, run.stderr)
+  const lines = run.stdout.split(/(?<=\n)/).filter((l) => l !== '')
+  t.equal(lines.length, sent.length, 'one line per event, not per Kinesis record')
+  const envelopes = lines.map((l) => JSON.parse(l) as Envelope)
+  t.same(envelopes.map((e) => e.data), sent, 'each line is the event\'s envelope, in order')
+  t.same(envelopes.map((e) => e.event_id), (res.json.events as Array<{ id: string }>).map((e) => e.id))
+  t.notMatch(run.stdout, /\uFFFD/, 'no binary')
+
+  const raw = await runCli(['tail', 'agg', '--once', '--from-start', '--raw'], { env })
+  t.equal(raw.code, 0, raw.stderr)
+  t.match(raw.stdout, /\uFFFD/, '--raw writes the stored bytes (the KPL magic is not UTF-8)')
+
+  const limited = await runCli(['tail', 'agg', '--once', '--from-start', '--limit', '7'], { env })
+  t.equal(limited.code, 0, limited.stderr)
+  t.same(limited.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as Envelope).data), sent.slice(0, 7), '--limit 7: the first seven events')
+})
+
 t.test('--endpoint overrides the configured target; records without a trailing newline get one', async (t) => {
   const stream = uniqueStream()
   const gw = await startGateway(t, { endpoint: kinesis.endpoint, channels: { raw: { stream, record: 'raw' } } })
@@ -137,12 +166,12 @@ t.test('friendly errors: nothing listening, missing stream', async (t) => {
   const file = configFile(t, { events: 'events' })
   const embedded = await runCli(['tail', 'events', '--once'], { env: { GATEWAY_CONFIG: file, KINESIS_LOCAL_PORT: String(await freePort()) } })
   t.equal(embedded.code, 1)
-  t.match(embedded.stderr, /cannot reach the embedded development server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is `npm start` running\?/)
+  t.match(embedded.stderr, /cannot reach the embedded development server at http:\/\/127\.0\.0\.1:\d+ \(none of KINESIS_MODE, KINESIS_ENDPOINT, AWS_REGION, AWS_DEFAULT_REGION is set\): ECONNREFUSED\. is `npm start` running\?/)
   t.notMatch(embedded.stderr, /\n\s+at /, 'no stack trace')
 
   const endpoint = await runCli(['tail', 'events', '--once'], { env: { GATEWAY_CONFIG: file, KINESIS_ENDPOINT: `http://127.0.0.1:${await freePort()}` } })
   t.equal(endpoint.code, 1)
-  t.match(endpoint.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+  t.match(endpoint.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(chosen by KINESIS_ENDPOINT=http:\/\/127\.0\.0\.1:\d+\): ECONNREFUSED/)
 
   const missing = await runCli(['tail', 'no-such-stream', '--once'], { env: { GATEWAY_CONFIG: file, KINESIS_ENDPOINT: kinesis.endpoint } })
   t.equal(missing.code, 1)

@@ -154,6 +154,47 @@ t.test('Kinesis target: KINESIS_ENDPOINT, AWS region, or embedded', async (t) =>
   t.equal(parseConfig(yaml, file, { NODE_ENV: 'production', KINESIS_ENDPOINT: 'http://kinesis:4566' }).kinesis.mode, 'endpoint')
 })
 
+t.test('Kinesis target: what chose it is recorded; KINESIS_MODE decides alone; a profile or credentials never choose', async (t) => {
+  const yaml = 'channels:\n  events: { stream: events, schema: schemas/events.json }\n'
+  const file = '/srv/gw/kinesis-gateway.yaml'
+  const target = (env: Record<string, string>, text = yaml): Pick<GatewayConfig['kinesis'], 'mode' | 'chosenBy' | 'ignored' | 'endpoint'> => {
+    const k = parseConfig(text, file, env).kinesis
+    return { mode: k.mode, chosenBy: k.chosenBy, ignored: k.ignored, endpoint: k.endpoint }
+  }
+  t.match(target({}), { mode: 'embedded', chosenBy: 'default', ignored: [] })
+  t.match(target({ AWS_DEFAULT_REGION: 'eu-west-1' }), { mode: 'aws', chosenBy: 'AWS_DEFAULT_REGION' })
+  t.match(target({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'us-east-2' }), { mode: 'aws', chosenBy: 'AWS_REGION' })
+  t.match(target({}, 'kinesis: { region: ap-south-1 }\n' + yaml), { mode: 'aws', chosenBy: 'kinesis.region' })
+  t.match(target({ KINESIS_ENDPOINT: 'http://localhost:4566', AWS_REGION: 'eu-west-1' }), { mode: 'endpoint', chosenBy: 'KINESIS_ENDPOINT' })
+  t.match(target({}, 'kinesis: { endpoint: "http://10.0.0.5:4566" }\n' + yaml), { mode: 'endpoint', chosenBy: 'kinesis.endpoint' })
+  const ambient: Array<Record<string, string>> = [{ AWS_PROFILE: 'dev' }, { AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 'x' }, { AWS_CONFIG_FILE: '/home/u/.aws/config' }]
+  for (const env of ambient) {
+    t.match(target(env), { mode: 'embedded', chosenBy: 'default' }, `${Object.keys(env).join(', ')} alone do not choose AWS`)
+  }
+
+  // The way back from AWS variables in the environment: KINESIS_MODE=embedded, with what it ignored.
+  const back = parseConfig(yaml, file, { KINESIS_MODE: 'embedded', AWS_DEFAULT_REGION: 'eu-west-1', KINESIS_ENDPOINT: 'http://10.0.0.5:4566' }).kinesis
+  t.match(back, { mode: 'embedded', chosenBy: 'KINESIS_MODE', ignored: ['KINESIS_ENDPOINT', 'AWS_DEFAULT_REGION'], localCredentials: true, createStreams: true })
+  t.equal(back.endpoint, `http://127.0.0.1:${DEFAULTS.embeddedKinesisPort}`)
+  t.match(target({ KINESIS_MODE: 'aws', AWS_REGION: 'eu-west-1', KINESIS_ENDPOINT: 'http://localhost:4566' }),
+    { mode: 'aws', chosenBy: 'KINESIS_MODE', ignored: ['KINESIS_ENDPOINT'], endpoint: undefined })
+  t.match(target({ KINESIS_MODE: 'endpoint', KINESIS_ENDPOINT: 'http://localhost:4566', AWS_REGION: 'eu-west-1' }), { mode: 'endpoint', chosenBy: 'KINESIS_MODE', ignored: [] })
+  t.match(target({ KINESIS_MODE: 'auto', AWS_REGION: 'eu-west-1' }), { mode: 'aws', chosenBy: 'AWS_REGION' }, 'auto is the default rule')
+
+  const problem = (env: Record<string, string>): string => {
+    try {
+      parseConfig(yaml, file, env)
+    } catch (err) {
+      return (err as ConfigError).message
+    }
+    return 'no problem'
+  }
+  t.match(problem({ KINESIS_MODE: 'local' }), /KINESIS_MODE: "local"\. Fix: use embedded, endpoint, aws, or auto/)
+  t.match(problem({ KINESIS_MODE: 'endpoint' }), /KINESIS_MODE: "endpoint" without an endpoint\. Fix: set KINESIS_ENDPOINT/)
+  t.match(problem({ KINESIS_MODE: 'aws' }), /KINESIS_MODE: "aws" without a region\. Fix: set AWS_REGION/)
+  t.match(problem({ KINESIS_MODE: 'embedded', NODE_ENV: 'production', AWS_REGION: 'eu-west-1' }), /KINESIS_MODE: "embedded" while NODE_ENV=production/)
+})
+
 t.test('NODE_ENV=production with no Kinesis settings refuses to start, saying what to set', async (t) => {
   const dir = project(t, 'channels:\n  events: { stream: events, schema: schemas/events.json }\n')
   const message = await configError(t, () => loadConfig({ NODE_ENV: 'production' }, dir))

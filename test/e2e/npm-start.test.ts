@@ -1,11 +1,6 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import t from 'tap'
+import { buildIfStale, cleanEnv, run, startServer, type Started } from '../helpers/built-gateway.js'
 import { freePort } from '../helpers/kinesis-servers.js'
 import { testKinesisClient, waitForRecords } from '../helpers/stream-reader.js'
 
@@ -14,44 +9,6 @@ import { testKinesisClient, waitForRecords } from '../helpers/stream-reader.js'
  * account, no KINESIS_ENDPOINT. The README's curl request must succeed and land in the stream;
  * SIGTERM must end the process cleanly; production without Kinesis settings must refuse to start.
  */
-
-const run = promisify(execFile)
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const SERVER = join(ROOT, 'dist/server.js')
-
-/** CI builds dist/ before the tests; a developer may not have, or may have edited src/ since. */
-async function ensureBuilt (): Promise<void> {
-  if (existsSync(SERVER)) {
-    const built = statSync(SERVER).mtimeMs
-    const sources = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'))
-    if (sources.every((f) => statSync(join(ROOT, 'src', f)).mtimeMs <= built)) return
-  }
-  await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT })
-}
-
-/** The inherited environment without anything that would pick a Kinesis target or change the config. */
-function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(AWS_|KINESIS_)/.test(key) || ['NODE_ENV', 'GATEWAY_CONFIG', 'PORT', 'HOST', 'LOG_LEVEL', 'TAP', 'TAP_CHILD_ID'].includes(key)) continue
-    env[key] = value
-  }
-  // No shared AWS config or credentials files of the machine either.
-  env.AWS_CONFIG_FILE = '/dev/null'
-  env.AWS_SHARED_CREDENTIALS_FILE = '/dev/null'
-  return { ...env, ...extra }
-}
-
-interface Started { child: ChildProcess, output: () => string, exited: Promise<number | null> }
-
-function startServer (env: NodeJS.ProcessEnv): Started {
-  const child = spawn(process.execPath, [SERVER], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { output += c.toString() })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { child, output: () => output, exited }
-}
 
 async function waitHealthy (url: string, server: Started, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs
@@ -81,7 +38,7 @@ async function readmeCurl (port: number): Promise<{ status: number, body: string
   }
 }
 
-await ensureBuilt()
+await buildIfStale()
 
 t.test('npm start: embedded Kinesis, the README curl succeeds and is readable; SIGTERM exits 0', async (t) => {
   const port = await freePort()

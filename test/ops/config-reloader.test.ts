@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -205,6 +205,40 @@ t.test('watch: editing the configuration file or a schema reloads by itself', as
   await gw.write('channels: {}\n')
   await waitFor('the rejection', async () => metricValue(await scrape(`${gw.url}/metrics`), 'kinesis_gateway_config_reloads_total', { result: 'rejected' }) === 1)
   t.equal((await post(`${gw.url}/v1/later`, '{"must":1}')).status, 200, 'a broken file leaves the running configuration')
+})
+
+t.test('a reload names only the channels that changed: not every channel whose schema shares the folder', async (t) => {
+  const streams = { a: uniqueStream(), b: uniqueStream(), orders: uniqueStream() }
+  const doc = {
+    channels: {
+      a: { stream: streams.a, schema: 'schemas/a.json' },
+      b: { stream: streams.b, schema: 'schemas/b.json' },
+      orders: { stream: streams.orders, schema: 'schemas/order.json' }
+    }
+  }
+  // The live gateway copies the fixture schemas; a.json and b.json are added to the same folder before it starts.
+  const gw = await startLive(t, { channels: { orders: doc.channels.orders } })
+  await writeFile(join(gw.dir, 'schemas', 'a.json'), JSON.stringify({ type: 'object' }))
+  await writeFile(join(gw.dir, 'schemas', 'b.json'), JSON.stringify({ type: 'object' }))
+  await gw.write(doc)
+  t.match(await gw.app.gateway.reload(), { result: 'applied', added: ['a', 'b'] })
+
+  // Edit b's schema only: b changed; a and orders (same folder) did not.
+  await writeFile(join(gw.dir, 'schemas', 'b.json'), JSON.stringify({ type: 'object', required: ['x'] }))
+  const before = gw.logs.length
+  const res = await gw.app.gateway.reload()
+  t.same(res.changed, ['b'])
+  const line = gw.logs.slice(before).find((l) => l.msg.startsWith('configuration reloaded'))
+  t.equal(line?.msg, 'configuration reloaded: changed b')
+  t.same(line?.changed, ['b'])
+  t.notOk(line !== undefined && 'channels' in line, 'no table of every channel in the line')
+
+  // A file that orders $refs (common.json) changes: orders changed, a and b did not.
+  const common = join(gw.dir, 'schemas', 'common.json')
+  const shared = JSON.parse(await readFile(common, 'utf8')) as Record<string, unknown>
+  await writeFile(common, JSON.stringify({ ...shared, description: 'edited' }))
+  t.same((await gw.app.gateway.reload()).changed, ['orders'], 'a change in a $ref-ed file is a change of the channels that use it')
+  t.equal((await post(`${gw.url}/v1/b`, '{"y":1}')).status, 400, 'the edited schema applies')
 })
 
 // aws-kinesis-agg: an independent KPL de-aggregator (test-only dependency).

@@ -1,5 +1,6 @@
 import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis'
 import t from 'tap'
+import { parseConfig } from '../../src/config/load-config.js'
 import { createKinesisClient } from '../../src/kinesis/kinesis-client.js'
 import { realSender } from '../helpers/real-sender.js'
 import type { PutRecordsSender } from '../../src/kinesis/sink.js'
@@ -172,6 +173,15 @@ t.test('metrics.port: /metrics moves to its own listener and leaves the public o
   t.equal(metricValue(m, P + 'events_accepted_total', { channel: 'events' }), 1)
   await gw.app.close()
   await t.rejects(fetch(`${where}/metrics`), 'the metrics listener closes with the gateway')
+})
+
+t.test('METRICS_PORT listens on the host the docs say: metrics.host, else the server\'s HOST', async (t) => {
+  const viaHost = await startGateway(t, { endpoint: kinesis.endpoint, channels: { events: { stream: uniqueStream() } }, env: { METRICS_PORT: '0', HOST: '127.0.0.1' } })
+  t.equal(viaHost.config.metrics.host, '127.0.0.1', 'HOST, when metrics.host is not set')
+  t.match(viaHost.app.gateway.metricsEndpoint.where(), /^http:\/\/127\.0\.0\.1:\d+$/, 'bound there')
+  const yaml = 'channels:\n  events: { stream: events, schema: schemas/any.json }\n'
+  t.equal(parseConfig(yaml, '/srv/gw.yaml', { METRICS_PORT: '9464' }).metrics.host, '0.0.0.0', 'neither set: 0.0.0.0, as the server')
+  t.equal(parseConfig('metrics: { host: 10.0.0.12 }\n' + yaml, '/srv/gw.yaml', { METRICS_PORT: '9464', HOST: '127.0.0.1' }).metrics.host, '10.0.0.12', 'metrics.host wins')
 })
 
 t.test('without metrics.port, /metrics is on the public listener', async (t) => {

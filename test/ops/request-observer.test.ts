@@ -1,31 +1,13 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { loggerOptions } from '../../src/ops/logger.js'
 import { post, startGateway, uniqueStream } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
+import { captureLog } from '../helpers/log-capture.js'
 
 const kinesis = await startKinesalite()
 t.teardown(() => kinesis.close())
 
-interface LogLine { level: number, msg: string, requestId?: string, [key: string]: unknown }
-
-/** The gateway's own logger options (redaction included), writing into an array. */
-function capture (): { lines: LogLine[], raw: string[], logger: Record<string, unknown> } {
-  const lines: LogLine[] = []
-  const raw: string[] = []
-  const stream = new Writable({
-    write (chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString().split('\n')) {
-        if (text === '') continue
-        raw.push(text)
-        lines.push(JSON.parse(text) as LogLine)
-      }
-      done()
-    }
-  })
-  const { options } = loggerOptions('info', { format: 'json', successSampleRate: 1 }, false)
-  return { lines, raw, logger: { ...options, stream } }
-}
+const capture = (): ReturnType<typeof captureLog> => captureLog('info')
 
 t.test('one JSON line per request, with method, route, channel, status, events, ms and the request id; no secrets, no bodies', async (t) => {
   const log = capture()

@@ -119,6 +119,24 @@ t.test('429s are counted as throttled by channel and reason; replays and dry run
   t.equal(metricValue(m, P + 'events_rejected_total', { channel: 'events' }), 0)
 })
 
+t.test('a replayed 202 (ack: buffered) counts as a replay, not as a second acknowledgement', async (t) => {
+  const stream = uniqueStream()
+  const gw = await startGateway(t, { endpoint: kinesis.endpoint, channels: { events: { stream, access: 'open', ack: 'buffered' } } })
+  const idem = json(undefined, { 'idempotency-key': 'metrics-test-202' })
+  const first = await post(`${gw.url}/v1/events`, '[{"a":1},{"a":2}]', idem)
+  const again = await post(`${gw.url}/v1/events`, '[{"a":1},{"a":2}]', idem)
+  t.equal(first.status, 202)
+  t.equal(again.status, 202, 'the stored 202 is replayed')
+  t.equal(again.headers.get('idempotent-replayed'), 'true')
+  await waitForRecords(reader, stream, 2)
+  // The figures move after the answers (onResponse, the buffered send): wait until both answers are counted.
+  const m = await scrapeUntil(`${gw.url}/metrics`, (s) => metricValue(s, P + 'http_requests_total', { channel: 'events', status: '202' }) === 2 &&
+    metricValue(s, P + 'records_sent_total', { stream }) === 2)
+  t.equal(metricValue(m, P + 'idempotent_replays_total', { channel: 'events' }), 1, 'the replay is counted as one')
+  t.equal(metricValue(m, P + 'ack_duration_seconds_count', { channel: 'events' }), 1, 'only the first answer is an acknowledgement')
+  t.equal(metricValue(m, P + 'events_accepted_total', { channel: 'events' }), 2, 'the replay accepted no events')
+})
+
 t.test('Redis state: 1 while shared, 0 and counted fallbacks while Redis is down', async (t) => {
   const shared = await startGateway(t, {
     endpoint: kinesis.endpoint,
@@ -168,8 +186,11 @@ t.test('spool depth, buffered records lost, and draining', async (t) => {
   t.equal((await post(`${gw.url}/v1/spooled`, JSON.stringify([{ n: 1 }, { n: 2 }, { n: 3 }]))).status, 202)
   t.equal((await post(`${gw.url}/v1/spooled`, '{"n":4}\n{"n":5}\n', { 'content-type': 'application/x-ndjson' })).status, 202)
 
-  // Kinesis is held back: everything is still in the spool, and the shipper has read it.
-  const held = await scrapeUntil(url, (m) => metricValue(m, P + 'spool_shipping_bytes', { stream: spooled }) > 0)
+  // Kinesis is held back: everything is still in the spool, and the shipper has read it. The shipper
+  // may read the first request's records before the second is appended, and then the rest in a later
+  // read: wait until it has read all five, not just the first of them.
+  const held = await scrapeUntil(url, (m) => metricValue(m, P + 'spool_records_appended_total', { stream: spooled }) === 5 &&
+    metricValue(m, P + 'spool_shipping_bytes', { stream: spooled }) === metricValue(m, P + 'spool_unshipped_bytes', { stream: spooled }))
   const depth = metricValue(held, P + 'spool_unshipped_bytes', { stream: spooled })
   t.equal(metricValue(held, P + 'spool_records_appended_total', { stream: spooled }), 5)
   t.equal(metricValue(held, P + 'spool_records_shipped_total', { stream: spooled }), 0)

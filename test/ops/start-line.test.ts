@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { stringify } from 'yaml'
+import { parseConfig } from '../../src/config/load-config.js'
+import { tryIt } from '../../src/ops/start-line.js'
 import { post, uniqueStream } from '../helpers/gateway.js'
 import { freePort, startKinesalite } from '../helpers/kinesis-servers.js'
 
@@ -74,4 +76,17 @@ t.test('the entry: a start line an operator can read, SIGHUP reloads, SIGTERM dr
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'SIGTERM: drained and exited cleanly')
   t.equal(lines.filter((l) => l.msg === 'request').length, 2, 'one line per request')
+})
+
+t.test('the printed try-it commands carry what the CLI needs to find this gateway', async (t) => {
+  const yaml = 'channels:\n  events: { stream: events, schema: schemas/any.json }\n'
+  const base = { configFile: '/repo/kinesis-gateway.yaml', cwd: '/repo', channel: 'events', host: '0.0.0.0', port: 8080 }
+  const plain = tryIt({ ...base, kinesis: parseConfig(yaml, base.configFile, {}).kinesis })
+  t.equal(plain.tail, 'npx kinesis-gateway tail events', 'defaults: nothing to add')
+  t.equal(plain.curl, 'curl -d \'{"key1":"value1"}\' -H \'Content-Type: application/json\' http://localhost:8080/v1/events')
+  const moved = tryIt({ ...base, configFile: '/etc/gw dir/gw.yaml', port: 9000, kinesis: parseConfig(yaml, '/etc/gw.yaml', { KINESIS_MODE: 'embedded', KINESIS_LOCAL_PORT: '4600', AWS_REGION: 'eu-west-1' }).kinesis })
+  t.equal(moved.tail, "KINESIS_MODE=embedded KINESIS_LOCAL_PORT=4600 GATEWAY_CONFIG='/etc/gw dir/gw.yaml' npx kinesis-gateway tail events")
+  t.match(moved.curl, 'http://localhost:9000/v1/events')
+  const relative = tryIt({ ...base, configFile: '/repo/kinesis-gateway.example.yaml', kinesis: parseConfig(yaml, base.configFile, {}).kinesis })
+  t.equal(relative.tail, 'GATEWAY_CONFIG=kinesis-gateway.example.yaml npx kinesis-gateway tail events', 'relative to the folder when inside it')
 })

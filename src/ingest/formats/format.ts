@@ -38,6 +38,8 @@ export interface Outcome {
   readonly duplicates: number
   /** Events refused for good (protocol rules, schema, partition key, size). */
   readonly rejected: number
+  /** Of those, events kept in the channel's quarantine stream. */
+  readonly quarantined: number
   /** The first problems of the refused events (capped). */
   readonly errors: readonly EventError[]
   readonly binary: boolean

@@ -173,7 +173,8 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 function answer (o: Outcome): FormatAnswer {
   const message = o.rejected === 0
     ? ''
-    : `${o.rejected} of ${o.count} log record(s) rejected: ` + o.errors.slice(0, 5).map((e) => `#${e.index}${e.pointer === '' ? '' : ' ' + e.pointer}: ${e.reason}`).join('; ')
+    : `${o.rejected} of ${o.count} log record(s) rejected${o.quarantined > 0 ? ` (${o.quarantined} kept in the quarantine stream)` : ''}: ` +
+      o.errors.slice(0, 5).map((e) => `#${e.index}${e.pointer === '' ? '' : ' ' + e.pointer}: ${e.reason}`).join('; ')
   if (o.binary) return { status: 200, contentType: PROTOBUF, body: encodeExportResponse(o.rejected, message) }
   const body = o.rejected === 0 ? '{}' : JSON.stringify({ partialSuccess: { rejectedLogRecords: String(o.rejected), errorMessage: message } })
   return { status: 200, contentType: JSON_TYPE, body }

@@ -129,7 +129,9 @@ function answer (o: Outcome): FormatAnswer {
   return {
     status: 200,
     contentType: 'application/json; charset=utf-8',
-    body: JSON.stringify({ success: true, accepted: o.accepted, duplicates: o.duplicates, rejected: o.rejected, errors: o.errors })
+    body: JSON.stringify({
+      success: true, accepted: o.accepted, duplicates: o.duplicates, rejected: o.rejected, ...(o.quarantined > 0 ? { quarantined: o.quarantined } : {}), errors: o.errors
+    })
   }
 }
 
