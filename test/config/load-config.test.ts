@@ -77,6 +77,7 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     maxEventsPerRequest: DEFAULTS.maxEventsPerRequest,
     aggregate: null,
     ack: 'delivered',
+    invalid: 'reject',
     access: 'open',
     corsOrigins: [],
     beacon: false
