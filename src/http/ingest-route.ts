@@ -156,7 +156,7 @@ async function deliver (acks: AckDispatcher, channel: Channel, records: readonly
 async function ingestDecoded (request: FastifyRequest, reply: FastifyReply, channel: Channel, codec: InputFormatCodec,
   acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {
   const config = channel.config
-  const decoded = codec.decode(request.body, { config, contentType: String(request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '' })
+  const decoded = codec.decode(request.body, { config })
   const facts = requestFacts(request)
   const prepared = prepareRecords(channel, decoded.events, {
     facts, headers: request.headers, spans: null, partitionKeys: decoded.partitionKeys, formatProblems: decoded.problems

@@ -8,11 +8,9 @@ import type { EventError } from '../../http/problems.js'
  * answer the protocol's clients expect. Nothing here knows Fastify.
  */
 
-/** What a format may look at besides the parsed body. */
+/** What a format may look at besides the parsed body (a protobuf body arrives as its bytes). */
 export interface DecodeContext {
   readonly config: ChannelConfig
-  /** The request's Content-Type, lower-cased, without parameters ('' when absent). */
-  readonly contentType: string
 }
 
 /** A body decoded into events, with per-event facts for prepareRecords (arrays indexed like events). */

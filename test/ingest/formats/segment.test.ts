@@ -204,6 +204,9 @@ t.test('the HTTP API by hand: single calls, writeKey in the body, gzip, the spec
   const replay = await post(url, JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'Clicked', messageId: 'm-1' }, { type: 'track', userId: 'u1', event: 'Clicked', messageId: 'm-4' }] }), basic)
   t.same(replay.json, { success: true, accepted: 2, duplicates: 1, rejected: 0, errors: [] }, 'm-1 was taken already: only m-4 is written')
 
+  const dry = await post(`${url}/validate`, JSON.stringify({ batch: [{ type: 'track', userId: 'u9', event: 'E' }, { type: 'track', userId: 'u9' }] }), basic)
+  t.match(dry.json, { valid: false, events: 2, passed: 1, failed: 1, errors: [{ index: 1, pointer: '/event' }] }, 'the dry run judges each message as a send would')
+
   const records = await waitForRecords(reader, stream, 4)
   const data = envelopes(records).map((e) => e.data)
   t.same(data.map((d) => d.messageId).sort(), ['m-1', 'm-2', 'm-3', 'm-4'], 'each message once')
@@ -221,4 +224,28 @@ t.test('a channel called batch takes the SDK with only its host changed (its def
   t.same(wire.statuses, [200], 'open channel: the write key is not needed')
   const records = await waitForRecords(reader, stream, 1)
   t.equal(envelopes(records)[0]?.data.event, 'Default Path')
+})
+
+t.test('messages refused by the spec or the schema are kept in the quarantine stream, without the write key', async (t) => {
+  const stream = uniqueStream()
+  const quarantine = uniqueStream('quarantine')
+  const gw = await startGateway(t, {
+    endpoint: kinesis.endpoint,
+    channels: { segment: { stream, format: 'segment', schema: 'schemas/segment-shop.json', quarantine } },
+    extra: { apiKeys }
+  })
+  const res = await post(`${gw.url}/v1/segment`, JSON.stringify({
+    writeKey: WRITE_KEY,
+    batch: [
+      { type: 'track', userId: 'u1', event: 'Order Completed', properties: { total: 5 }, messageId: 'q-1' },
+      { type: 'track', userId: 'u1', event: 'Order Completed', properties: { total: 'five' }, messageId: 'q-2' },
+      { type: 'screen', messageId: 'q-3' }
+    ]
+  }))
+  t.match(res.json, { success: true, accepted: 1, rejected: 2, quarantined: 2 })
+  const kept = await waitForRecords(reader, quarantine, 2)
+  t.equal(kept.length, 2)
+  t.same(kept.map((r) => (JSON.parse(r.text) as { event: Message }).event.messageId).sort(), ['q-2', 'q-3'], 'the two refused messages, as decoded')
+  t.notOk(kept.some((r) => r.text.includes(WRITE_KEY)), 'the write key never lands, not even in quarantine')
+  t.equal((await waitForRecords(reader, stream, 1)).length, 1)
 })
