@@ -148,6 +148,11 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       problems.push(`${file}: channels.${name}.partitionKey: ${partitionKey}. Fix: ${FIX_HINTS['channels.*.partitionKey']}`)
       continue
     }
+    if (format !== 'json' && ch.invalid !== undefined) {
+      problems.push(`${file}: channels.${name}.invalid: does not apply to a format: ${format} channel, whose events are always taken one by one ` +
+        '(valid ones written, invalid ones counted in the answer, as its protocol defines). Fix: remove it (see docs/formats.md)')
+      continue
+    }
     if (format === 'json' && ch.maxEventsPerRequest !== undefined && ch.maxEventsPerRequest > DEFAULTS.maxEventsPerRequest) {
       problems.push(`${file}: channels.${name}.maxEventsPerRequest: must be <= ${DEFAULTS.maxEventsPerRequest} on a JSON channel. ` +
         'Fix: lower it (one request is at most one PutRecords call\'s worth of events); format: segment and otlp-logs channels take more')

@@ -356,4 +356,6 @@ t.test('input formats: defaults per format, the JSON limit of 500, and a bad for
     /channels\.e\.format: must be one of "json", "segment", "otlp-logs"\. Fix: use "json"/)
   t.match(await configError(t, () => parseConfig('channels:\n  e: { stream: e, schema: s.json, maxEventsPerRequest: 600 }\n', file, {})),
     /channels\.e\.maxEventsPerRequest: must be <= 500 on a JSON channel\. Fix:/)
+  t.match(await configError(t, () => parseConfig('channels:\n  e: { stream: e, schema: s.json, format: segment, invalid: reject }\n', file, {})),
+    /channels\.e\.invalid: does not apply to a format: segment channel.*Fix: remove it/)
 })
