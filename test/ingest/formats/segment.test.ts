@@ -5,6 +5,7 @@ import t from 'tap'
 import { startFaultyKinesis } from '../../helpers/fault-proxy.js'
 import { post, startGateway, uniqueStream } from '../../helpers/gateway.js'
 import { startKinesalite } from '../../helpers/kinesis-servers.js'
+import { REDIS_URL, redisPrefix, until } from '../../helpers/redis.js'
 import { readAllRecords, testKinesisClient, waitForRecords, type ReadRecord } from '../../helpers/stream-reader.js'
 
 /**
@@ -248,4 +249,41 @@ t.test('messages refused by the spec or the schema are kept in the quarantine st
   t.same(kept.map((r) => (JSON.parse(r.text) as { event: Message }).event.messageId).sort(), ['q-2', 'q-3'], 'the two refused messages, as decoded')
   t.notOk(kept.some((r) => r.text.includes(WRITE_KEY)), 'the write key never lands, not even in quarantine')
   t.equal((await waitForRecords(reader, stream, 1)).length, 1)
+})
+
+t.test('two instances on Redis: messageIds written through one are not written again through the other, even concurrently', async (t) => {
+  const stream = uniqueStream()
+  const opts = { endpoint: kinesis.endpoint, channels: { segment: { stream, format: 'segment' } }, extra: { apiKeys, redis: { url: REDIS_URL, keyPrefix: redisPrefix(t) } } }
+  const a = await startGateway(t, opts)
+  const b = await startGateway(t, opts)
+  await until(() => a.app.frontDoor.sharedState() === 'shared' && b.app.frontDoor.sharedState() === 'shared')
+  const analytics = client(a.url, { flushAt: 12 })
+  const wire = wireLog(analytics)
+  sendCalls(analytics, 12)
+  await analytics.closeAndFlush({ timeout: 10_000 })
+  t.same(wire.statuses, [200])
+  // The same batch, as a retry would send it, to the other instance, several times at once.
+  const batch = JSON.stringify({ batch: [...wire.sent.values()], writeKey: WRITE_KEY })
+  const retries = await Promise.all([b, b, a].map(async (gw) => await post(`${gw.url}/v1/segment`, batch)))
+  for (const r of retries) {
+    t.ok(r.status === 200 || r.status === 503, `a retry is answered 200 or a retryable 503 (${r.status})`)
+    if (r.status === 200) t.match(r.json, { accepted: 12, duplicates: 12, rejected: 0 }, 'every message was taken already')
+  }
+  await waitForRecords(reader, stream, 12)
+  t.equal((await readAllRecords(reader, stream)).length, 12, 'each message once in the stream')
+})
+
+t.test('a write key sent in the body still gets its own rate limit', async (t) => {
+  const stream = uniqueStream()
+  const gw = await startGateway(t, {
+    endpoint: kinesis.endpoint,
+    channels: { segment: { stream, format: 'segment' } },
+    extra: { apiKeys: { 'shop-web': { sha256: sha(WRITE_KEY), rateLimit: { perSecond: 1, burst: 1 } } } }
+  })
+  const call = (n: number): string => JSON.stringify({ writeKey: WRITE_KEY, type: 'track', userId: 'u', event: 'E', messageId: `rl-${n}` })
+  const first = await post(`${gw.url}/v1/segment`, call(1))
+  const second = await post(`${gw.url}/v1/segment`, call(2))
+  t.equal(first.status, 200)
+  t.equal(second.status, 429, 'the key\'s bucket (one request) is spent')
+  t.match(second.headers.get('retry-after'), /^\d+$/, 'with Retry-After, which the SDKs honour')
 })
