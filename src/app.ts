@@ -13,6 +13,7 @@ import { boundedServerFactory } from './http/connection-bounds.js'
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { ingestRoutes } from './http/ingest-route.js'
+import { AllowedMethods, schemaRoutes } from './http/schema-routes.js'
 import { validateRoute } from './http/validate-route.js'
 import { drainWithin } from './ops/drain.js'
 import { KinesisReachability } from './ops/kinesis-reachability.js'
@@ -111,6 +112,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       serverFactory: boundedServerFactory(config.server)
     })
     const log = app.log
+    // Every route's methods, for 405 with Allow on a known path (schema-routes.ts).
+    const allowed = new AllowedMethods()
+    app.addHook('onRoute', (route) => { allowed.add(route.url, route.method) })
     // Background checks that fail in an outage log one warning, and one line when Kinesis is back.
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs, reachability)
     const reloader = new ConfigReloader({
@@ -155,7 +159,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       done()
     })
     app.setErrorHandler(errorHandler)
-    app.setNotFoundHandler(notFoundHandler)
+    app.setNotFoundHandler(notFoundHandler((path) => allowed.of(path)))
     healthRoutes(app, readiness)
     const frontDoorHooks = await registerFrontDoor(app, config, registry)
     const frontDoor = app.frontDoor
@@ -170,9 +174,10 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       shardLoad: () => shards.load(),
       draining: () => readiness.report().draining
     })
-    ingestRoutes(app, registry, ackDispatcher, frontDoorHooks)
+    ingestRoutes(app, registry, ackDispatcher, frontDoorHooks, config.aliases)
     validateRoute(app, registry, frontDoorHooks)
-    frontDoorRoutes(app, frontDoorHooks)
+    schemaRoutes(app, registry, frontDoorHooks, frontDoorHooks.keys)
+    frontDoorRoutes(app, frontDoorHooks, config.aliases)
 
     app.addHook('onReady', async () => { await Promise.all([readiness.start(), shards.start()]) })
     // While closing, a keep-alive connection whose last request just finished would hold the

@@ -169,7 +169,8 @@ t.test('against the running app: documented routes exist, no other route answers
       small: { stream, maxEventsPerRequest: 2 },
       queued: { stream, ack: 'buffered' },
       segment: { stream, format: 'segment' },
-      logs: { stream, format: 'otlp-logs', schema: 'schemas/otlp-no-debug.json' }
+      logs: { stream, format: 'otlp-logs', schema: 'schemas/otlp-no-debug.json' },
+      partial: { stream, schema: 'schemas/order.json', invalid: 'partial' }
     },
     extra: { server: { bodyLimitBytes: 1_500_000 } }
   })
@@ -184,13 +185,32 @@ t.test('against the running app: documented routes exist, no other route answers
     t.ok(gw.app.hasRoute({ method: method as 'GET', url }), `${route} exists`)
   }
 
-  // Undocumented methods and paths answer 404 GW_ERR_ROUTE_NOT_FOUND (documented as such).
-  for (const [method, url] of [['GET', '/v1/events'], ['PUT', '/v1/events'], ['DELETE', '/healthz'], ['POST', '/readyz'], ['GET', '/'], ['GET', '/v2/events'], ['POST', '/v1/events/extra']] as const) {
+  // Undocumented paths answer 404 GW_ERR_ROUTE_NOT_FOUND; a documented path asked with another
+  // method answers 405 GW_ERR_METHOD_NOT_ALLOWED with Allow (both documented as such).
+  for (const [method, url, status, allow] of [['GET', '/v1/events', 405, 'OPTIONS, POST'], ['PUT', '/v1/events', 405, 'OPTIONS, POST'], ['DELETE', '/healthz', 405, 'GET, HEAD'],
+    ['POST', '/readyz', 405, 'GET, HEAD'], ['POST', '/v1/events/schema', 405, 'GET, HEAD'], ['GET', '/', 404, null], ['GET', '/v2/events', 404, null], ['POST', '/v1/events/extra', 404, null]] as const) {
     const res = await fetch(gw.url + url, { method, ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }) })
-    t.equal(res.status, 404, `${method} ${url} is not a route`)
+    t.equal(res.status, status, `${method} ${url}: ${status}`)
+    t.equal(res.headers.get('allow'), allow, `${method} ${url}: Allow ${String(allow)}`)
     const body = await conforms(t, '/v1/{channel}', 'post', res, `${method} ${url}`)
-    t.equal(body.code, 'GW_ERR_ROUTE_NOT_FOUND')
+    t.equal(body.code, status === 404 ? 'GW_ERR_ROUTE_NOT_FOUND' : 'GW_ERR_METHOD_NOT_ALLOWED')
   }
+
+  // Per-event outcomes, the published schema and the channel list, as documented.
+  const multi = await fetch(`${gw.url}/v1/partial`, { method: 'POST', body: '[{"order_id":"o1","user_id":"u1","amount":1},{"order_id":2}]', headers: { 'content-type': 'application/json' } })
+  t.equal(multi.status, 207)
+  t.match(await conforms(t, '/v1/{channel}', 'post', multi, '207'), { accepted: 1, rejected: 1 })
+  const schema = await fetch(`${gw.url}/v1/orders/schema`)
+  t.equal(schema.status, 200)
+  t.equal(schema.headers.get('content-type'), 'application/schema+json; charset=utf-8')
+  t.match(await conforms(t, '/v1/{channel}/schema', 'get', schema, 'schema'), { $id: 'order.json', definitions: { 'common.json': { $id: 'common.json' } } })
+  const etag = schema.headers.get('etag') ?? ''
+  t.match(etag, /^"[A-Za-z0-9_-]+"$/)
+  const again = await fetch(`${gw.url}/v1/orders/schema`, { headers: { 'if-none-match': etag } })
+  t.equal(again.status, 304, 'If-None-Match with the ETag: 304')
+  const list = await conforms(t, '/v1/channels', 'get', await fetch(`${gw.url}/v1/channels`), 'channels') as { channels: Array<{ name: string, schema_etag: string }> }
+  t.same(list.channels.map((c) => c.name).sort(), ['events', 'orders', 'partial', 'queued', 'small'])
+  t.equal(list.channels.find((c) => c.name === 'orders')?.schema_etag, etag, 'the list names each schema\'s version (its ETag)')
 
   const ingest = '/v1/{channel}'
   const send = async (channel: string, body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> =>

@@ -5,7 +5,7 @@ import type { StreamProducer } from '../delivery/stream-producer.js'
 import type { PreparingChannel } from '../ingest/prepare-records.js'
 import { Quarantine, type QuarantineObserver } from '../ingest/quarantine.js'
 import { RecordEncoder } from '../ingest/record-encoder.js'
-import { compileChannelSchemas } from '../validation/schema-registry.js'
+import { compileChannelSchemas, type CompiledChannel, type PublishedSchema } from '../validation/schema-registry.js'
 
 /** A channel ready to serve: its configuration, its compiled schema, record format and producer. */
 export interface Channel extends PreparingChannel {
@@ -14,6 +14,8 @@ export interface Channel extends PreparingChannel {
   readonly producer: StreamProducer
   /** Where rejected events go (`quarantine: <stream>`), or null. */
   readonly quarantine: Quarantine | null
+  /** The schema as GET /v1/{channel}/schema serves it. */
+  readonly schema: PublishedSchema
 }
 
 /**
@@ -55,7 +57,7 @@ export async function buildChannelTable (config: GatewayConfig, pool: ProducerPo
  * The one place channels are made from configuration, for the start and for every reload, so a
  * reload can never build a channel differently (it once dropped `aggregate: true`).
  */
-export function channelTable (channels: Iterable<ChannelConfig>, compiled: ReadonlyMap<string, { readonly validate: ValidateFunction }>,
+export function channelTable (channels: Iterable<ChannelConfig>, compiled: ReadonlyMap<string, CompiledChannel>,
   pool: ProducerPool, quarantine: QuarantineObserver): Map<string, Channel> {
   const table = new Map<string, Channel>()
   for (const channel of channels) {
@@ -65,6 +67,7 @@ export function channelTable (channels: Iterable<ChannelConfig>, compiled: Reado
     table.set(channel.name, {
       config: channel,
       validate: schema.validate,
+      schema: schema.published,
       encoder: new RecordEncoder(channel.name, channel.record),
       maxRecordBytes: pool.limits.maxRecordBytes,
       producer: pool.forStream(channel.stream, aggregation),

@@ -142,6 +142,11 @@ export const configFileSchema = {
         }
       }
     },
+    aliases: {
+      type: 'object',
+      propertyNames: { pattern: '^/[A-Za-z0-9._~!$&\'()*+,;=:@%/-]*$' },
+      additionalProperties: { type: 'string', pattern: CHANNEL_NAME }
+    },
     channels: {
       type: 'object',
       minProperties: 1,

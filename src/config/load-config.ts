@@ -67,6 +67,7 @@ interface RawConfig extends RawFrontDoor {
   metrics?: { port?: number, host?: string, public?: boolean }
   logging?: { format?: 'json' | 'pretty' | 'auto', successSampleRate?: number }
   channels: Record<string, RawChannel>
+  aliases?: Record<string, string>
 }
 
 const validateFile = new Ajv({ allErrors: true, strict: true }).compile<RawConfig>(configFileSchema)
@@ -113,6 +114,9 @@ export async function loadConfig (env: Env = process.env, cwd = process.cwd()): 
   }
   return parseConfig(text, file, env)
 }
+
+/** Paths an alias may not take: the gateway's own routes. */
+const RESERVED_PATH = /^\/(v\d+(\/|$)|healthz\/?$|readyz\/?$|metrics\/?$|$)/
 
 /** Validates configuration text (YAML or JSON) read from `file`, with environment overrides. */
 export function parseConfig (text: string, file: string, env: Env = process.env): GatewayConfig {
@@ -181,6 +185,16 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
     })
   }
   const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
+  const aliases = new Map<string, string>()
+  for (const [path, channel] of Object.entries(raw.aliases ?? {})) {
+    if (!channels.has(channel)) {
+      problems.push(`${file}: aliases.${path}: channel "${channel}" is not configured. Fix: name one of ${[...channels.keys()].join(', ')}`)
+    } else if (RESERVED_PATH.test(path)) {
+      problems.push(`${file}: aliases.${path}: the gateway's own routes use this path. Fix: choose a path outside /v1/, /healthz, /readyz and /metrics (e.g. /prod/v1)`)
+    } else {
+      aliases.set(path.length > 1 ? path.replace(/\/+$/, '') : path, channel)
+    }
+  }
   // Only whole (sealed) segments are deleted once shipped: the budget must hold several of them.
   const segmentBytes = raw.spool?.segmentBytes ?? DEFAULTS.spoolSegmentBytes
   const spoolMaxBytes = raw.spool?.maxBytes ?? DEFAULTS.spoolMaxBytes
@@ -243,6 +257,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       successSampleRate: raw.logging?.successSampleRate ?? DEFAULTS.logSuccessSampleRate
     },
     channels,
+    aliases,
     frontDoor
   }
 }

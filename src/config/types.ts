@@ -229,6 +229,8 @@ export interface GatewayConfig {
   readonly spool: SpoolConfig
   readonly shutdown: ShutdownConfig
   readonly channels: ReadonlyMap<string, ChannelConfig>
+  /** Extra paths that POST to a channel (an API Gateway stage path such as /prod/v1), path -> channel. */
+  readonly aliases: ReadonlyMap<string, string>
   /** Throttling, API keys, idempotency (docs/front-door.md). */
   readonly frontDoor: FrontDoorConfig
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOption
 import type { ChannelRegistry } from '../channels/channel-registry.js'
 import type { ApiKeyConfig, ChannelConfig, GatewayConfig } from '../config/types.js'
 import { parseJsonBody } from '../http/body-parsers.js'
+import { channelNameOf } from '../http/ingest-route.js'
 import { GatewayError } from '../http/problems.js'
 import { bodyWriteKey } from '../ingest/formats/segment.js'
 import { API_KEY_HEADER, ApiKeys, basicAuthUser } from './api-keys.js'
@@ -56,6 +57,8 @@ export interface FrontDoorHooks {
   readonly onSend: onSendHookHandler
   /** Per-message de-duplication (Segment messageId), for the ingest route. */
   readonly messages: MessageDedup
+  /** The configured API keys (the channel catalogue lists what a key may write). */
+  readonly keys: ApiKeys
 }
 
 /**
@@ -87,7 +90,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
     request.apiClient = client
     await throttle.admit(request, reply, channel.name, client, clientOnly)
     // A retry that will be answered from the idempotency store writes nothing and spends no quota.
-    if (client?.dailyQuota !== undefined && request.routeOptions.url === INGEST_URL && !await idempotency.answered(request, channel.name, client.id)) {
+    if (client?.dailyQuota !== undefined && request.routeOptions.config.ingest === true && !await idempotency.answered(request, channel.name, client.id)) {
       const q = await quota.take(client.id, client.dailyQuota)
       if (!q.allowed) {
         throw new GatewayError('GW_ERR_QUOTA_EXCEEDED',
@@ -98,7 +101,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
   }
 
   const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const name = (request.params as { channel?: string }).channel ?? ''
+    const name = channelNameOf(request)
     const channel = registry.get(name)
     if (channel === undefined) {
       throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
@@ -110,7 +113,7 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
     if (presented === undefined && channel.config.format === 'segment') {
       // Segment SDKs send the write key as the Basic user name; browsers (analytics.js) only in the body.
       presented = basicAuthUser(request.headers.authorization)
-      if (presented === undefined && keys.size > 0 && request.routeOptions.url === INGEST_URL) {
+      if (presented === undefined && keys.size > 0 && request.routeOptions.config.ingest === true) {
         request.keyInBody = true
         // The shared buckets are charged now, before the body is read; the client's own once it is known.
         await throttle.admit(request, reply, channel.config.name, null)
@@ -145,11 +148,11 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
 
   app.addHook('onReady', async () => { link?.start() })
   app.addHook('onClose', async () => { await link?.close() })
-  return { onRequest, preHandler, onSend, messages }
+  return { onRequest, preHandler, onSend, messages, keys }
 }
 
 /** Routes and parsers of the front door; call after ingestRoutes (which resets the text/plain parser). */
-export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks): void {
+export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks, aliases: ReadonlyMap<string, string>): void {
   // navigator.sendBeacon posts text/plain; it is JSON on channels that allow beacons.
   app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (request, body, done) => {
     // analytics.js posts text/plain too (no CORS preflight): Segment channels take it.
@@ -166,4 +169,5 @@ export function frontDoorRoutes (app: FastifyInstance, hooks: FrontDoorHooks): v
   }
   app.options(INGEST_URL, { onRequest: hooks.onRequest }, preflight)
   app.options(VALIDATE_URL, { onRequest: hooks.onRequest }, preflight)
+  for (const [path, channel] of aliases) app.options(path, { onRequest: hooks.onRequest, config: { channel } }, preflight)
 }

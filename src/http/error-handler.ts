@@ -114,7 +114,17 @@ export function frameworkErrorHandler (err: FastifyError, request: FastifyReques
   sendProblem(reply, toProblem(err, request))
 }
 
-export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(reply, toProblem(new GatewayError('GW_ERR_ROUTE_NOT_FOUND',
-    `There is no route ${request.method} ${request.url.split('?')[0] ?? ''}. Events are sent with POST /v1/<channel>`), request))
+/** 404 for unknown paths; 405 with Allow for a known path asked with another method. */
+export function notFoundHandler (allowed: (path: string) => readonly string[]) {
+  return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0] ?? ''
+    const allow = allowed(path)
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      void reply.header('allow', allow.join(', '))
+      return sendProblem(reply, toProblem(new GatewayError('GW_ERR_METHOD_NOT_ALLOWED',
+        `${request.method} is not allowed on ${path}; it answers ${allow.join(', ')}`), request))
+    }
+    return sendProblem(reply, toProblem(new GatewayError('GW_ERR_ROUTE_NOT_FOUND',
+      `There is no route ${request.method} ${path}. Events are sent with POST /v1/<channel>`), request))
+  }
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import type { AckDispatcher, Acknowledgement } from '../delivery/ack-modes.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
@@ -15,6 +15,13 @@ import { GatewayError } from './problems.js'
 import { requestFacts } from './request-facts.js'
 
 declare module 'fastify' {
+  /** Route config of the ingest routes (read by the front door too). */
+  interface FastifyContextConfig {
+    /** POST routes that write events (spend daily quota). */
+    ingest?: boolean
+    /** Set on alias routes: the channel the path stands for. */
+    channel?: string
+  }
   interface FastifyRequest {
     /** The channel of an ingest request, looked up before the body is read. */
     channel: Channel | null
@@ -52,18 +59,18 @@ const queuedSchema = {
 } as const
 
 /** POST /v1/:channel — validate, encode and deliver one event, a JSON array of events, or NDJSON. */
-export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks): void {
+export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks, aliases: ReadonlyMap<string, string>): void {
   registerBodyParsers(app)
   app.decorateRequest('channel', null)
 
-  app.post<{ Params: { channel: string } }>('/v1/:channel', {
+  const options = {
     schema: { response: { 200: acceptedSchema, 202: queuedSchema } },
     // The route's whole path, in order: front door (before the body), parse, idempotency, handler.
     onRequest: frontDoor.onRequest,
     preHandler: frontDoor.preHandler,
     onSend: frontDoor.onSend,
     // Errors in the body the channel's clients read (OTLP: google.rpc.Status); problem+json otherwise.
-    errorHandler: (err, request, reply) => {
+    errorHandler: (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const codec = request.channel === null ? undefined : codecOf(request.channel.config.format)
       const render = codec?.problem
       if (render === undefined) return errorHandler(err, request, reply)
@@ -75,22 +82,31 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, a
     },
     // Unknown channels are refused before a byte of the body is read (the front door's onRequest
     // has looked the channel up already; this holds without it). Callback-style: no promise per request.
-    preParsing: (request, _reply, payload, done) => {
+    preParsing: (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, body?: RequestPayload) => void) => {
       try {
         if (request.channel === null) {
-          const name = request.params.channel
+          const name = channelNameOf(request)
           const channel = registry.get(name)
           if (channel === undefined) {
             throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
           }
           request.channel = channel
         }
-        done(null, decodeContentEncoding(request, payload) as typeof payload)
+        done(null, decodeContentEncoding(request, payload) as RequestPayload)
       } catch (err) {
         done(err as Error)
       }
     }
-  }, (request, reply) => handleIngest(request, reply, acks, frontDoor.messages))
+  }
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => await handleIngest(request, reply, acks, frontDoor.messages)
+  app.post('/v1/:channel', { ...options, config: { ingest: true } }, handler)
+  // API Gateway stage paths (aliases: { "/prod/v1": events }): the same route, on a fixed channel.
+  for (const [path, channel] of aliases) app.post(path, { ...options, config: { ingest: true, channel } }, handler)
+}
+
+/** The channel a request names: the :channel of /v1/:channel, or the one an alias route stands for. */
+export function channelNameOf (request: FastifyRequest): string {
+  return (request.params as { channel?: string }).channel ?? request.routeOptions.config.channel ?? ''
 }
 
 async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {

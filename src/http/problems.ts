@@ -5,6 +5,7 @@
 export const PROBLEMS = {
   GW_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   GW_ERR_UNKNOWN_CHANNEL: { status: 404, title: 'Unknown channel' },
+  GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   GW_ERR_UNSUPPORTED_ENCODING: { status: 415, title: 'Unsupported content encoding' },
   GW_ERR_MALFORMED_BODY: { status: 400, title: 'Malformed request body' },

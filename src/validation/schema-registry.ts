@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
@@ -16,6 +17,14 @@ export type EventValidator = (event: unknown) => boolean
 
 export interface CompiledChannel {
   readonly validate: ValidateFunction
+  /** The schema as partners fetch it (GET /v1/{channel}/schema): self-contained, with its ETag. */
+  readonly published: PublishedSchema
+}
+
+export interface PublishedSchema {
+  readonly text: string
+  /** A strong ETag: the SHA-256 of the text, so an unchanged schema keeps its tag across reloads and instances. */
+  readonly etag: string
 }
 
 /**
@@ -68,13 +77,62 @@ export async function compileChannelSchemas (channels: Iterable<Pick<ChannelConf
     try {
       const validate = ajv.getSchema(key)
       if (validate === undefined) throw new Error('schema did not compile')
-      compiled.set(channel.name, { validate })
+      compiled.set(channel.name, { validate, published: publish(ajv, key) })
     } catch (err) {
       problems.push(`${channel.schemaFile}: cannot compile the schema of channel "${channel.name}": ${(err as Error).message}. Fix: correct the schema`)
     }
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return compiled
+}
+
+/**
+ * The channel's schema with every schema it references (transitively, by `$ref` to another file)
+ * embedded under `definitions`, each keeping its `$id`: a partner's validator resolves the same
+ * references without fetching anything else (draft-07 resolves `$ref` against embedded `$id`s).
+ */
+function publish (ajv: Ajv, key: string): PublishedSchema {
+  const root = schemaOf(ajv, key)
+  const embedded: Record<string, unknown> = {}
+  const seen = new Set([key])
+  const queue = [root]
+  while (queue.length > 0) {
+    for (const ref of externalRefs(queue.pop())) {
+      if (seen.has(ref)) continue
+      seen.add(ref)
+      const schema = ajv.getSchema(ref)?.schema
+      if (schema === undefined || typeof schema !== 'object') continue
+      embedded[ref] = { ...schema, $id: ref }
+      queue.push(schema)
+    }
+  }
+  const out = Object.keys(embedded).length === 0
+    ? root
+    : { ...root, definitions: { ...(root.definitions as Record<string, unknown> | undefined), ...embedded } }
+  const text = JSON.stringify(out, null, 2) + '\n'
+  return { text, etag: '"' + createHash('sha256').update(text).digest('base64url') + '"' }
+}
+
+function schemaOf (ajv: Ajv, key: string): Record<string, unknown> {
+  const schema = ajv.getSchema(key)?.schema
+  return typeof schema === 'object' && schema !== null ? schema as Record<string, unknown> : {}
+}
+
+/** The other schemas (the part of each `$ref` before "#") a schema refers to. */
+function externalRefs (schema: unknown): string[] {
+  const out: string[] = []
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) { for (const n of node) walk(n); return }
+    if (node === null || typeof node !== 'object') return
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string') {
+        const file = v.split('#')[0] ?? ''
+        if (file !== '') out.push(file)
+      } else walk(v)
+    }
+  }
+  walk(schema)
+  return out
 }
 
 /** Appends a validator's errors for one event, with pointers that name the offending property. */

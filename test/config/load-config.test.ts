@@ -78,6 +78,7 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     aggregate: null,
     ack: 'delivered',
     invalid: 'reject',
+    quarantine: undefined,
     access: 'open',
     corsOrigins: [],
     beacon: false

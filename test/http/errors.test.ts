@@ -132,10 +132,14 @@ t.test('unknown channel, unknown routes and bad URLs: 404, 400, 414', async (t) 
     { status: 404, code: 'GW_ERR_UNKNOWN_CHANNEL', detail: /"nope".*events, small/ })
   assertProblem(t, await send(`${gw.url}/v2/events`, '{"a":1}'),
     { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /POST \/v2\/events.*POST \/v1\/<channel>/ })
+  // A known path with another method: 405 with Allow (issue 13), not 404.
   assertProblem(t, await send(`${gw.url}/v1/x`, undefined, {}, 'GET'),
-    { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /GET \/v1\/x/ })
-  assertProblem(t, await send(`${gw.url}/v1/events`, undefined, {}, 'GET'),
-    { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /GET \/v1\/events/ })
+    { status: 405, code: 'GW_ERR_METHOD_NOT_ALLOWED', detail: /GET is not allowed on \/v1\/x; it answers OPTIONS, POST/ })
+  const get = await fetch(`${gw.url}/v1/events`)
+  t.equal(get.status, 405)
+  t.equal(get.headers.get('allow'), 'OPTIONS, POST')
+  assertProblem(t, await send(`${gw.url}/v1/events`, undefined, {}, 'DELETE'),
+    { status: 405, code: 'GW_ERR_METHOD_NOT_ALLOWED', detail: /DELETE is not allowed on \/v1\/events/ })
   assertProblem(t, await send(`${gw.url}/v1/events/extra`, '{"a":1}'),
     { status: 404, code: 'GW_ERR_ROUTE_NOT_FOUND', detail: /POST \/v1\/events\/extra/ })
   // Router errors: a malformed percent-encoding, and a channel segment longer than any channel name.
