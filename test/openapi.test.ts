@@ -209,7 +209,7 @@ t.test('against the running app: documented routes exist, no other route answers
   const again = await fetch(`${gw.url}/v1/orders/schema`, { headers: { 'if-none-match': etag } })
   t.equal(again.status, 304, 'If-None-Match with the ETag: 304')
   const list = await conforms(t, '/v1/channels', 'get', await fetch(`${gw.url}/v1/channels`), 'channels') as { channels: Array<{ name: string, schema_etag: string }> }
-  t.same(list.channels.map((c) => c.name).sort(), ['events', 'orders', 'partial', 'queued', 'small'])
+  t.same(list.channels.map((c) => c.name).sort(), ['events', 'logs', 'orders', 'partial', 'queued', 'segment', 'small'])
   t.equal(list.channels.find((c) => c.name === 'orders')?.schema_etag, etag, 'the list names each schema\'s version (its ETag)')
 
   const ingest = '/v1/{channel}'

@@ -179,7 +179,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
             maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
           },
       ack: ch.ack ?? 'delivered',
-      invalid: ch.invalid ?? 'reject',
+      // Format channels take events one by one, as their protocols define (docs/formats.md).
+      invalid: format === 'json' ? (ch.invalid ?? 'reject') : 'partial',
       quarantine: ch.quarantine,
       ...channelFrontDoor(ch, anyApiKeys)
     })

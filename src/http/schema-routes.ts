@@ -42,6 +42,7 @@ export function schemaRoutes (app: FastifyInstance, registry: ChannelRegistry, f
         schema: `/v1/${name}/schema`,
         schema_etag: ch.schema.etag,
         access: ch.config.access,
+        format: ch.config.format,
         ack: ch.config.ack,
         invalid: ch.config.invalid,
         max_events_per_request: ch.config.maxEventsPerRequest

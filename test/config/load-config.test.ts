@@ -348,6 +348,7 @@ t.test('input formats: defaults per format, the JSON limit of 500, and a bad for
   t.equal(shop?.format, 'segment')
   t.same(shop?.partitionKey, { kind: 'format' }, 'Segment channels are keyed by userId/anonymousId unless partitionKey says otherwise')
   t.equal(shop?.maxEventsPerRequest, DEFAULTS.segmentMaxEventsPerRequest)
+  t.equal(shop?.invalid, 'partial', 'format channels take events one by one')
   t.same(config.channels.get('keyed')?.partitionKey, { kind: 'pointer', pointer: '/properties/cart', tokens: ['properties', 'cart'] })
   t.same(config.channels.get('logs')?.partitionKey, { kind: 'random' })
   t.equal(config.channels.get('logs')?.maxEventsPerRequest, DEFAULTS.otlpMaxEventsPerRequest, 'room for the Collector\'s 8,192-record batches')
