@@ -2,6 +2,7 @@
 import { quietSdkNodeWarning } from '../config/load-config.js'
 import { packageVersion } from '../ops/version.js'
 import { checkConfigCommand, CHECK_CONFIG_USAGE } from './check-config-command.js'
+import { shipCommand, SHIP_USAGE } from './ship-command.js'
 import { explainError, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-common.js'
 import { streamsCommand, STREAMS_USAGE } from './streams-command.js'
 import { tailCommand, TAIL_USAGE } from './tail-command.js'
@@ -10,6 +11,7 @@ import { tailCommand, TAIL_USAGE } from './tail-command.js'
 const COMMANDS: Record<string, { run: (args: string[], io: CliIo) => Promise<number>, usage: string }> = {
   tail: { run: tailCommand, usage: TAIL_USAGE },
   'check-config': { run: checkConfigCommand, usage: CHECK_CONFIG_USAGE },
+  ship: { run: shipCommand, usage: SHIP_USAGE },
   streams: { run: streamsCommand, usage: STREAMS_USAGE }
 }
 
@@ -18,6 +20,7 @@ commands:
   tail <channel-or-stream>   read a stream back, decoded (KPL aggregates unpacked into their events)
   check-config [file]        validate a configuration and its schemas offline
   streams create|check       create or check the configured streams
+  ship <channel> <files>...  follow log files and send their lines to a channel through the gateway
   --version                  print the version
 Configuration comes from the same environment as the server (GATEWAY_CONFIG, KINESIS_MODE, KINESIS_ENDPOINT,
 AWS_REGION, AWS_DEFAULT_REGION, KINESIS_LOCAL_PORT, ...); each command says which Kinesis it uses and why.

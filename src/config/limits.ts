@@ -122,6 +122,11 @@ export const DEFAULTS = {
   idempotencyWindowSeconds: 86_400,
   /** Remembered answers on one instance without Redis; the oldest are forgotten first. */
   idempotencyMaxEntriesInMemory: 10_000,
+  /**
+   * Every instance also keeps its own answers in memory (a retry reaching it is a replay even when
+   * Redis lost them); besides maxEntriesInMemory, their bytes are bounded by this.
+   */
+  idempotencyMaxBytesInMemory: 64 * 1024 * 1024,
   /** A claimed Idempotency-Key whose request never finished (crash) is free again after this. */
   idempotencyPendingMs: 60_000,
   /**

@@ -91,7 +91,7 @@ export interface RedisConfig {
 export interface IdempotencyConfig {
   /** How long a first answer is kept and replayed. */
   readonly windowSeconds: number
-  /** Cap of remembered answers when kept in memory (no Redis). */
+  /** Cap of the answers each instance keeps in memory (with or without Redis); the oldest go first. */
   readonly maxEntriesInMemory: number
 }
 

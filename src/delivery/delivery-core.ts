@@ -79,6 +79,8 @@ export async function createDeliveryCore (config: GatewayConfig, deps: DeliveryD
     const acks = await AckDispatcher.create(spooledStreams, config.spool, pool, {
       corruptTail: (stream, segment, offset, reason) => log.error({ stream, segment, offset, reason }, 'spool: corrupt or torn record; rest of the segment skipped'),
       hardFailure: (stream, count, errorCode, message) => log.error({ stream, count, errorCode, message }, 'spool: Kinesis refused records; they stay spooled and are retried'),
+      diskError: (stream, code, message) => log.error({ stream, code, message }, 'spool: the disk refused a write; requests get 503 GW_ERR_SPOOL_FULL until it takes writes again'),
+      diskRecovered: (stream) => log.warn({ stream }, 'spool: the disk takes writes again'),
       bufferedLost: (stream, count, errorCode, message) => {
         metrics.recordsLostFor(stream, 'buffered', count, errorCode)
         log.error({ stream, count, errorCode, message }, 'buffered: acknowledged records refused by Kinesis for good (lost)')

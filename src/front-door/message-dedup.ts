@@ -1,7 +1,6 @@
 import type { IdempotencyConfig } from '../config/types.js'
 import { DEFAULTS } from '../config/limits.js'
 import { GatewayError } from '../http/problems.js'
-import { MemoryEntries } from './idempotency.js'
 import type { RedisLink } from './redis-link.js'
 
 /**
@@ -16,6 +15,34 @@ import type { RedisLink } from './redis-link.js'
 
 type State = 'pending' | 'taken'
 
+/** Message states kept here when Redis is not configured or not usable: bounded, oldest first out, with expiry. */
+class LocalStates {
+  private readonly entries = new Map<string, { state: State, expiresAt: number }>()
+
+  constructor (private readonly max: number) {}
+
+  get (key: string, now: number): State | undefined {
+    const e = this.entries.get(key)
+    if (e === undefined) return undefined
+    if (e.expiresAt > now) return e.state
+    this.entries.delete(key)
+    return undefined
+  }
+
+  set (key: string, state: State, ttlMs: number, now: number): void {
+    this.entries.delete(key)
+    this.entries.set(key, { state, expiresAt: now + ttlMs })
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.max) break
+      this.entries.delete(oldest)
+    }
+  }
+
+  delete (key: string): void {
+    this.entries.delete(key)
+  }
+}
+
 /** What a request holds while its events are sent. */
 export interface DedupClaim {
   /** Per event: 1 when it was taken already (an earlier try, or the same id earlier in this batch). */
@@ -27,11 +54,11 @@ export interface DedupClaim {
 }
 
 export class MessageDedup {
-  private readonly memory: MemoryEntries<State>
+  private readonly memory: LocalStates
   private readonly windowMs: number
 
   constructor (config: IdempotencyConfig, private readonly link: RedisLink | undefined) {
-    this.memory = new MemoryEntries<State>(config.maxEntriesInMemory)
+    this.memory = new LocalStates(config.maxEntriesInMemory)
     this.windowMs = config.windowSeconds * 1000
   }
 

@@ -42,7 +42,13 @@ export async function readCheckpoint (dir: string): Promise<Checkpoint | undefin
 /** Write-then-rename: a crash leaves the old checkpoint or the new one, never half of one. */
 export async function writeCheckpoint (dir: string, cp: Checkpoint): Promise<void> {
   const tmp = join(dir, CHECKPOINT + '.tmp')
-  await writeFile(tmp, JSON.stringify(cp))
+  try {
+    await writeFile(tmp, JSON.stringify(cp))
+  } catch (err) {
+    // A full disk may have taken part of it: give the space back.
+    await rm(tmp, { force: true }).catch(() => {})
+    throw err
+  }
   await rename(tmp, join(dir, CHECKPOINT))
 }
 

@@ -18,6 +18,9 @@ export interface ShipperObserver {
   corruptTail?: (stream: string, segment: number, offset: number, reason: string) => void
   /** Records Kinesis refused for good; they stay in the spool and are retried after a pause. */
   hardFailure?: (stream: string, count: number, errorCode: string, message: string) => void
+  /** The writer: the disk refused a write (requests get 503 until it takes writes again), once per episode. */
+  diskError?: (stream: string, code: string, message: string) => void
+  diskRecovered?: (stream: string) => void
 }
 
 export interface SpoolShipperOptions {
@@ -28,8 +31,8 @@ export interface SpoolShipperOptions {
   readonly start: Checkpoint
   /** The writer's active segment and its durable length (the shipper never reads past it). */
   readonly active: () => { segment: number, committed: number }
-  /** A segment was shipped completely and deleted. */
-  readonly released: (bytes: number) => void
+  /** A segment was shipped completely and deleted (or found gone). */
+  readonly released: (segment: number, bytes: number) => void
   readonly checkpointIntervalMs: number
   readonly observer?: ShipperObserver
 }
@@ -138,7 +141,13 @@ export class SpoolShipper {
       if (pos.segment > active.segment) { await this.waitForWork(); continue }
       const sealed = pos.segment < active.segment
       const fh = await this.handleFor(pos.segment)
-      if (fh === undefined) { this.nextSegment(0); continue }
+      if (fh === undefined) {
+        // A sealed segment that is gone (removed with its folder, or an empty one the writer
+        // removed) has nothing left to ship; the active one is not created yet: wait for it.
+        if (sealed) this.nextSegment(0)
+        else await this.waitForWork()
+        continue
+      }
       const limit = sealed ? (await fh.stat()).size : active.committed
       if (pos.offset >= limit) {
         if (sealed) this.nextSegment(limit)
@@ -247,24 +256,32 @@ export class SpoolShipper {
     }
   }
 
-  /** Saves the checkpoint, then deletes the segments it has passed. */
+  /**
+   * Saves the checkpoint, then deletes the segments it has passed. They are deleted even when the
+   * checkpoint could not be written (a full disk): every record in them is confirmed by Kinesis,
+   * and after a restart an older checkpoint pointing at a deleted segment means "start at the
+   * oldest segment left", which is right. Freeing them is what lets a full disk take writes again.
+   */
   private async persist (): Promise<void> {
     const cp = this.confirmed
-    if (cp.segment === this.saved.segment && cp.offset === this.saved.offset) return
-    try {
-      await writeCheckpoint(this.opts.dir, cp)
-    } catch {
-      return
+    if (cp.segment !== this.saved.segment || cp.offset !== this.saved.offset) {
+      try {
+        await writeCheckpoint(this.opts.dir, cp)
+        this.saved = cp
+      } catch { /* full or read-only disk, folder removed: written at a later interval */ }
     }
-    this.saved = cp
     for (const [segment, size] of this.finishedSegments) {
       if (segment >= cp.segment) continue
-      this.finishedSegments.delete(segment)
       if (segment === this.fhSegment) { await this.fh?.close(); this.fh = undefined; this.fhSegment = -1 }
       try {
         await unlink(segmentPath(this.opts.dir, segment))
-        this.opts.released(size)
-      } catch { /* already gone */ }
+      } catch (err) {
+        // Gone already (an empty one the writer removed, or the folder went) counts as freed;
+        // any other failure (read-only disk) is retried at the next interval.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') continue
+      }
+      this.finishedSegments.delete(segment)
+      this.opts.released(segment, size)
     }
   }
 }

@@ -71,7 +71,9 @@ export class StreamSpool {
       diskSegments: segments.length,
       maxBytes: config.maxBytes,
       segmentBytes: config.segmentBytes,
-      onCommit: () => shipper?.notify()
+      onCommit: () => shipper?.notify(),
+      onDiskError: (err) => observer?.diskError?.(stream, err.diskCode ?? 'EIO', err.message),
+      onDiskRecovered: () => observer?.diskRecovered?.(stream)
     })
     try {
       await writer.open()
@@ -85,7 +87,7 @@ export class StreamSpool {
       producer,
       start,
       active: () => writer.active,
-      released: (bytes) => writer.release(bytes),
+      released: (segment, bytes) => { writer.release(segment, bytes) },
       checkpointIntervalMs: config.checkpointIntervalMs,
       ...(observer !== undefined ? { observer } : {})
     })
