@@ -160,7 +160,9 @@ export const configFileSchema = {
           schema: { type: 'string', minLength: 1 },
           partitionKey: { type: 'string', minLength: 1 },
           record: { enum: ['envelope', 'raw'] },
-          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
+          format: { enum: ['json', 'segment', 'otlp-logs'] },
+          // JSON channels: at most 500 (load-config.ts); formats whose clients batch more: up to 100,000.
+          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 100_000 },
           access: { enum: ['open', 'api-key'] },
           rateLimit: rateLimitSchema,
           // An origin is scheme://host[:port] (apps: capacitor://localhost, chrome-extension://id), or "*".
@@ -209,6 +211,7 @@ export const configFileSchema = {
 export const FIX_HINTS: Record<string, string> = {
   'channels.*.stream': 'use a Kinesis stream name: 1-128 characters of letters, digits, "_", "." and "-"',
   'channels.*.record': 'use "envelope" (default: id, time, source and the event) or "raw" (the event as sent)',
+  'channels.*.format': 'use "json" (default: our events, JSON or NDJSON), "segment" (the Segment HTTP tracking API) or "otlp-logs" (OTLP/HTTP log exports); see README',
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
   'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',

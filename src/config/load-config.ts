@@ -7,7 +7,7 @@ import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
 import { DEFAULTS, KINESIS_MAX_RECORD_BYTES } from './limits.js'
-import type { ChannelConfig, Deprecation, GatewayConfig, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
+import type { ChannelConfig, Deprecation, GatewayConfig, InputFormat, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -16,6 +16,7 @@ interface RawChannel extends RawChannelFrontDoor {
   schema: string
   partitionKey?: string
   record?: 'envelope' | 'raw'
+  format?: InputFormat
   maxEventsPerRequest?: number
   aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
   ack?: 'delivered' | 'buffered' | 'spool'
@@ -166,9 +167,21 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const baseDir = dirname(file)
   const anyApiKeys = Object.keys(raw.apiKeys ?? {}).length > 0
   for (const [name, ch] of Object.entries(raw.channels)) {
-    const partitionKey = parsePartitionKey(ch.partitionKey ?? 'random')
+    const format = ch.format ?? 'json'
+    // Segment messages carry their user: by default they are keyed by it, so one user's events stay in order.
+    const partitionKey = ch.partitionKey === undefined && format === 'segment' ? { kind: 'format' } as const : parsePartitionKey(ch.partitionKey ?? 'random')
     if (typeof partitionKey === 'string') {
       problems.push(`${file}: channels.${name}.partitionKey: ${partitionKey}. Fix: ${FIX_HINTS['channels.*.partitionKey']}`)
+      continue
+    }
+    if (format !== 'json' && ch.invalid !== undefined) {
+      problems.push(`${file}: channels.${name}.invalid: does not apply to a format: ${format} channel, whose events are always taken one by one ` +
+        '(valid ones written, invalid ones counted in the answer, as its protocol defines). Fix: remove it (see docs/formats.md)')
+      continue
+    }
+    if (format === 'json' && ch.maxEventsPerRequest !== undefined && ch.maxEventsPerRequest > DEFAULTS.maxEventsPerRequest) {
+      problems.push(`${file}: channels.${name}.maxEventsPerRequest: must be <= ${DEFAULTS.maxEventsPerRequest} on a JSON channel. ` +
+        'Fix: lower it (one request is at most one PutRecords call\'s worth of events); format: segment and otlp-logs channels take more')
       continue
     }
     channels.set(name, {
@@ -177,7 +190,10 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       schemaFile: resolve(baseDir, ch.schema),
       partitionKey,
       record: ch.record ?? 'envelope',
-      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      format,
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? (format === 'segment'
+        ? DEFAULTS.segmentMaxEventsPerRequest
+        : format === 'otlp-logs' ? DEFAULTS.otlpMaxEventsPerRequest : DEFAULTS.maxEventsPerRequest),
       aggregate: ch.aggregate === undefined || ch.aggregate === false
         ? null
         : {
@@ -185,7 +201,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
             maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
           },
       ack: ch.ack ?? 'delivered',
-      invalid: ch.invalid ?? 'reject',
+      // Format channels take events one by one, as their protocols define (docs/formats.md).
+      invalid: format === 'json' ? (ch.invalid ?? 'reject') : 'partial',
       quarantine: ch.quarantine,
       version: ch.version ?? 1,
       path: ch.path ?? name,

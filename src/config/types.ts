@@ -6,8 +6,16 @@ export type PartitionKeySource =
   | { readonly kind: 'pointer', readonly pointer: string, readonly tokens: readonly string[] }
   /** Lower-cased request header name. */
   | { readonly kind: 'header', readonly header: string }
+  /** The input format's own key per event (Segment: userId, else anonymousId); the event id without one. */
+  | { readonly kind: 'format' }
 
 export type RecordFormat = 'envelope' | 'raw'
+
+/**
+ * What a channel's POST body is (src/ingest/formats/): our own JSON/NDJSON events, the Segment
+ * HTTP tracking API, or OTLP/HTTP log exports. A format only decodes; the pipeline is the same.
+ */
+export type InputFormat = 'json' | 'segment' | 'otlp-logs'
 
 export interface ChannelConfig {
   readonly name: string
@@ -16,6 +24,7 @@ export interface ChannelConfig {
   readonly schemaFile: string
   readonly partitionKey: PartitionKeySource
   readonly record: RecordFormat
+  readonly format: InputFormat
   readonly maxEventsPerRequest: number
   readonly ack: AckMode
   /** KPL aggregation of many events per Kinesis record (delivery/kpl-aggregator.ts); null = off. */

@@ -126,6 +126,9 @@ export function parseNdjsonBody (req: FastifyRequest, body: Buffer): unknown[] {
   return events
 }
 
+/** OTLP/HTTP's binary encoding (the exporters send application/x-protobuf). */
+export const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf']
+
 export function registerBodyParsers (app: FastifyInstance): void {
   app.decorateRequest('eventSpans', null)
   app.removeContentTypeParser(['application/json', 'text/plain'])
@@ -134,6 +137,14 @@ export function registerBodyParsers (app: FastifyInstance): void {
   })
   app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'buffer' }, (req, body, done) => {
     try { done(null, parseNdjsonBody(req, body as Buffer)) } catch (err) { done(err as Error, undefined) }
+  })
+  // The bytes as they are: the channel's format decodes them (ingest/formats/otlp-logs.ts).
+  app.addContentTypeParser(PROTOBUF_TYPES, { parseAs: 'buffer' }, (req, body, done) => {
+    if (req.channel?.config.format === 'otlp-logs') done(null, body)
+    else {
+      done(new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(req.headers['content-type'])} is accepted only on channels with format: otlp-logs. ` +
+        'Send application/json or application/x-ndjson'), undefined)
+    }
   })
 }
 

@@ -47,6 +47,7 @@ export function schemaRoutes (app: FastifyInstance, registry: ChannelRegistry, f
         deprecated: ch.config.deprecated !== null,
         schema_etag: ch.schema.etag,
         access: ch.config.access,
+        format: ch.config.format,
         ack: ch.config.ack,
         invalid: ch.config.invalid,
         max_events_per_request: ch.config.maxEventsPerRequest

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
+import { codecOf } from '../ingest/formats/input-formats.js'
 import { eventsOf, prepareRecords } from '../ingest/prepare-records.js'
 import { decodeContentEncoding } from './body-parsers.js'
 import { channelOf } from './ingest-route.js'
@@ -56,8 +57,17 @@ export function validateRoute (app: FastifyInstance, registry: ChannelRegistry, 
 
 function dryRun (request: FastifyRequest, channel: Channel): DryRunAnswer {
   // The same steps as a real send (ingest/prepare-records.ts), without building record data.
-  const events = eventsOf(request.body, channel.config)
-  const prepared = prepareRecords(channel, events, { facts: requestFacts(request), headers: request.headers, spans: request.eventSpans, checkOnly: true })
+  // A channel with an input format (Segment, OTLP) is judged on what its decoder makes of the body.
+  const codec = codecOf(channel.config.format)
+  const decoded = codec === undefined ? { events: eventsOf(request.body, channel.config) } : codec.decode(request.body, { config: channel.config })
+  const prepared = prepareRecords(channel, decoded.events, {
+    facts: requestFacts(request),
+    headers: request.headers,
+    spans: codec === undefined ? request.eventSpans : null,
+    checkOnly: true,
+    partitionKeys: decoded.partitionKeys,
+    formatProblems: decoded.problems
+  })
   const { count, failing, errors } = prepared
   return { valid: failing === 0, events: count, passed: count - failing, failed: failing, errors }
 }
