@@ -23,6 +23,7 @@ import { loadConfig } from './config/load-config.js'
 import { describeTarget } from './config/kinesis-target.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
+import { decorateRequestFields } from './http/request-fields.js'
 import { requestIdOf } from './http/request-id.js'
 import { ConfigReloader, type ReloadResult } from './ops/config-reloader.js'
 import { loggerOptions } from './ops/logger.js'
@@ -112,6 +113,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       serverFactory: boundedServerFactory(config.server)
     })
     const log = app.log
+    decorateRequestFields(app)
     // Every route's methods, for 405 with Allow on a known path (schema-routes.ts).
     const allowed = new AllowedMethods()
     app.addHook('onRoute', (route) => { allowed.add(route.url, route.method) })

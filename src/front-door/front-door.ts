@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import type { ChannelRegistry } from '../channels/channel-registry.js'
-import type { ApiKeyConfig, ChannelConfig, GatewayConfig } from '../config/types.js'
+import type { ChannelConfig, GatewayConfig } from '../config/types.js'
 import { parseJsonBody } from '../http/body-parsers.js'
 import { channelOf } from '../http/ingest-route.js'
 import { GatewayError } from '../http/problems.js'
@@ -14,12 +14,6 @@ import { Throttle } from './rate-limit.js'
 import { RedisLink, type SharedState } from './redis-link.js'
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** The API key's client, when the request carried a valid key (its id becomes client_id). */
-    apiClient: ApiKeyConfig | null
-    /** A Segment request without a key in its headers: its body's writeKey is checked once parsed. */
-    keyInBody: boolean
-  }
   interface FastifyInstance {
     /** State of the front door, for /metrics and ops: are limits shared through Redis right now? */
     frontDoor: {
@@ -76,9 +70,6 @@ export async function registerFrontDoor (app: FastifyInstance, config: GatewayCo
     sharedState: () => link?.state() ?? 'off',
     redisFallbacks: () => link?.fallbackCount() ?? 0
   })
-  app.decorateRequest('apiClient', null)
-  app.decorateRequest('idempotencyClaim', null)
-  app.decorateRequest('keyInBody', false)
 
   // Who is calling, then their own limits and daily quota.
   const admitClient = async (request: FastifyRequest, reply: FastifyReply, channel: ChannelConfig, presented: string | string[] | undefined,

@@ -3,17 +3,10 @@ import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import sjson from 'secure-json-parse'
-import { scanJson, type EventSpans } from '../ingest/event-spans.js'
+import { scanJson } from '../ingest/event-spans.js'
 import { BrokenLine } from '../ingest/prepare-records.js'
 import { requestFacts } from './request-facts.js'
 import { GatewayError, type EventError } from './problems.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Where each parsed event lies in the body (set by the parsers below; see event-spans.ts). */
-    eventSpans: EventSpans | null
-  }
-}
 
 /** Deeper documents are refused before parsing: no event needs more, and deep ones exhaust the stack later. */
 export const MAX_JSON_DEPTH = 64
@@ -130,7 +123,6 @@ export function parseNdjsonBody (req: FastifyRequest, body: Buffer): unknown[] {
 export const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf']
 
 export function registerBodyParsers (app: FastifyInstance): void {
-  app.decorateRequest('eventSpans', null)
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     try { done(null, parseJsonBody(req, body as Buffer)) } catch (err) { done(err as Error, undefined) }

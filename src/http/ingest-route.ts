@@ -14,22 +14,6 @@ import { errorHandler } from './error-handler.js'
 import { GatewayError } from './problems.js'
 import { requestFacts } from './request-facts.js'
 
-declare module 'fastify' {
-  /** Route config of the ingest routes (read by the front door too). */
-  interface FastifyContextConfig {
-    /** POST routes that write events (spend daily quota). */
-    ingest?: boolean
-    /** Set on alias routes: the channel the path stands for. */
-    channel?: string
-    /** The N of /vN/:channel (1 when unset). */
-    version?: number
-  }
-  interface FastifyRequest {
-    /** The channel of an ingest request, looked up before the body is read. */
-    channel: Channel | null
-  }
-}
-
 /** Seconds a client should wait before retrying events the gateway could not deliver. */
 const RETRY_AFTER_SECONDS = 1
 
@@ -64,7 +48,6 @@ const queuedSchema = {
 export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks,
   versions: readonly number[], aliases: ReadonlyMap<string, string>): void {
   registerBodyParsers(app)
-  app.decorateRequest('channel', null)
 
   const options = {
     schema: { response: { 200: acceptedSchema, 202: queuedSchema } },

@@ -3,19 +3,6 @@ import type { LoggingConfig } from '../config/types.js'
 import { REPLAYED_HEADER } from '../front-door/idempotency.js'
 import type { GatewayMetrics } from './metrics.js'
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Events in the body of an ingest request, once parsed (0 before). */
-    eventCount: number
-    /** Events of this request written to Kinesis. */
-    eventsWritten: number
-    /** GW_ERR_* code of the problem answered, if any (set by error-handler.ts). */
-    errorCode: string | null
-    /** Which limit refused the request with 429 ("api_key", "channel", "gateway"; set by the front door). */
-    limitedBy: string | null
-  }
-}
-
 /**
  * One hook per answered request: the request metrics, and at most one log line (method, route,
  * channel, status, events, ms, code; the request id comes from the request's logger). Health and
@@ -23,10 +10,6 @@ declare module 'fastify' {
  * with `logging.successSampleRate`; errors are always logged. Bodies and headers are never logged.
  */
 export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig): void {
-  app.decorateRequest('eventCount', 0)
-  app.decorateRequest('eventsWritten', 0)
-  app.decorateRequest('errorCode', null)
-  app.decorateRequest('limitedBy', null)
   const sampleRate = logging.successSampleRate
 
   // Callback-style (nothing is awaited): no promise per request.
