@@ -29,17 +29,11 @@ export function scanJson (buf: Uint8Array, start: number, end: number, limit: nu
   /** The depth at which events sit: 1 inside a top-level array, 0 for a single object. */
   const eventDepth = array ? 1 : 0
   let depth = 0
-  let inString = false
   let eventStart = array ? -1 : first
   let lastByte = -1
   let multiline = false
   for (let i = first; i < end; i++) {
     const c = buf[i]
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped byte
-      else if (c === 0x22) { inString = false; lastByte = i }
-      continue
-    }
     if (c === 0x20 || c === 0x09) continue
     if (c === 0x0a || c === 0x0d) {
       if (depth > eventDepth) multiline = true // a line break inside an event (events are objects)
@@ -53,14 +47,34 @@ export function scanJson (buf: Uint8Array, start: number, end: number, limit: nu
       continue
     }
     if (depth === eventDepth && eventStart === -1) { eventStart = i; multiline = false }
-    if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // A string: jump to its closing quote with a native search (most of an event's bytes are
+      // string contents; profiled at ~7% of the gateway's CPU when walked byte by byte). A quote
+      // preceded by an odd run of backslashes is escaped. Raw line breaks cannot occur in a
+      // valid string, so skipping over them changes no span (invalid text fails the parse later).
+      i = closingQuote(buf, i, end)
+      lastByte = i
+      continue
+    }
+    if (c === 0x7b || c === 0x5b) {
       if (++depth > limit) return true
     } else if (c === 0x7d || c === 0x5d) depth--
     lastByte = i
   }
   if (!array && eventStart !== -1) pushSpan(offsets, eventStart, lastByte + 1, multiline)
   return false
+}
+
+/** The index of the quote closing the string opened at `open`, or `end` when there is none before it. */
+function closingQuote (buf: Uint8Array, open: number, end: number): number {
+  let j = open
+  for (;;) {
+    j = buf.indexOf(0x22, j + 1)
+    if (j === -1 || j >= end) return end
+    let backslashes = 0
+    for (let k = j - 1; k > open && buf[k] === 0x5c; k--) backslashes++
+    if ((backslashes & 1) === 0) return j
+  }
 }
 
 function pushSpan (offsets: number[] | undefined, start: number, end: number, multiline: boolean): void {

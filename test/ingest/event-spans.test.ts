@@ -18,6 +18,9 @@ t.test('spans of objects and of array elements', async (t) => {
   t.same(spans('{"a":1}'), ['{"a":1}'])
   t.same(spans('  {"a": [1, {"b": "]},["}]}  \n'), ['{"a": [1, {"b": "]},["}]}'], 'whitespace around is trimmed; a trailing newline is fine')
   t.same(spans('[{"a":1},{"b":"x,y"} ,\n {"c":"\\"]"}]'), ['{"a":1}', '{"b":"x,y"}', '{"c":"\\"]"}'], 'commas and brackets in strings, escaped quotes')
+  t.same(spans(String.raw`[{"a":"x\\"},{"b":"\\\"],["}, {"c":"\\\\"}]`), [String.raw`{"a":"x\\"}`, String.raw`{"b":"\\\"],["}`, String.raw`{"c":"\\\\"}`],
+    'a quote after an even run of backslashes closes the string; after an odd run it is escaped')
+  t.same(spans('[{"a":"never closed}]'), [], 'an unterminated string: no span (the parse refuses the text)')
   t.same(spans('[ {"a":[[1],[2]]}, {"é":"😀"} ]'), ['{"a":[[1],[2]]}', '{"é":"😀"}'], 'nested arrays, multi-byte text')
   t.same(spans('[{\n  "a": 1\n}, {"b":2}]'), [null, '{"b":2}'], 'a pretty-printed event has no span: its record would not be one line')
   t.same(spans('{\r\n"a":1}'), [null])
