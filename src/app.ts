@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { pino, type DestinationStream, type LoggerOptions } from 'pino'
 import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
@@ -20,10 +21,14 @@ import { KinesisReachability } from './ops/kinesis-reachability.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './kinesis/stream-admin.js'
 import { loadConfig } from './config/load-config.js'
-import { describeTarget } from './config/kinesis-target.js'
+import { describeTarget, targetSummary } from './config/kinesis-target.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
 import { requestIdOf } from './http/request-id.js'
+import { apiDocsRoutes } from './http/api-docs-routes.js'
+import { consoleRoutes } from './console/console-routes.js'
+import { RejectionRing } from './console/rejection-ring.js'
+import { clusterWorkerView, localView, type GatewayView, type WorkerPart } from './ops/gateway-view.js'
 import { ConfigReloader, type ReloadResult } from './ops/config-reloader.js'
 import { loggerOptions } from './ops/logger.js'
 import { GatewayMetrics } from './ops/metrics.js'
@@ -53,6 +58,8 @@ declare module 'fastify' {
       readonly metrics: GatewayMetrics
       /** "public" or the address of the separate metrics listener. */
       readonly metricsEndpoint: MetricsEndpoint
+      /** The whole gateway's figures (in a cluster: every worker's, through the primary). */
+      readonly view: GatewayView
       readonly reloader: ConfigReloader
       /** Reloads channels and schemas now (what SIGHUP and file changes do). */
       reload: (trigger?: string) => Promise<ReloadResult>
@@ -136,7 +143,34 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     })
     await reloader.init()
     for (const name of registry.names()) metrics.prepareChannel(name)
-    const metricsEndpoint = metricsRoutes(app, metrics, config.metrics)
+    // The console's ring of rejected requests: filled only on refusals, and only when the console is on.
+    const ring = config.console.enabled ? new RejectionRing((name) => registry.get(name) !== undefined) : undefined
+    // Set once the front door exists (below); read only when the console or the primary asks.
+    let redisState = (): string => 'off'
+    const part = async (): Promise<WorkerPart> => {
+      const report = readiness.report()
+      return {
+        metrics: await metrics.registry.getMetricsAsJSON(),
+        rejections: ring?.list() ?? [],
+        worker: { pid: process.pid, uptimeSeconds: Math.round(process.uptime()), ready: report.ready, draining: report.draining, redis: redisState(), streams: report.streams }
+      }
+    }
+    const view = cluster.isWorker ? clusterWorkerView(metrics.registry, part) : localView(metrics.registry, part)
+    const gatewayApp = app
+    const consoleOn = config.console.enabled
+      ? async (server: FastifyInstance): Promise<void> => {
+        await consoleRoutes(server, {
+          gateway: gatewayApp,
+          view,
+          registry,
+          version,
+          kinesis: targetSummary(kinesis),
+          delivery: config.delivery,
+          config: config.console
+        })
+      }
+      : undefined
+    const metricsEndpoint = metricsRoutes(app, view, metrics.contentType, config.metrics, config.console.listener === 'metrics' ? consoleOn : undefined)
     app.decorate('gateway', {
       config,
       kinesis,
@@ -146,12 +180,13 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       version,
       metrics,
       metricsEndpoint,
+      view,
       reloader,
       acks: ackDispatcher,
       shards,
       reload: async (trigger?: string) => await reloader.reload(trigger)
     })
-    requestObserver(app, metrics, config.logging)
+    requestObserver(app, metrics, config.logging, ring)
 
     // Callback-style hooks where nothing is awaited: no promise per request (profiled hot path).
     app.addHook('onRequest', (request, reply, done) => {
@@ -163,6 +198,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     healthRoutes(app, readiness)
     const frontDoorHooks = await registerFrontDoor(app, config, registry)
     const frontDoor = app.frontDoor
+    redisState = frontDoor.sharedState
     const spooledStreams = core.spooledStreams
     registerScrapedMetrics(metrics.registry, {
       sharedState: frontDoor.sharedState,
@@ -178,6 +214,8 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     validateRoute(app, registry, frontDoorHooks)
     schemaRoutes(app, registry, frontDoorHooks, frontDoorHooks.keys)
     frontDoorRoutes(app, frontDoorHooks, config.aliases)
+    await apiDocsRoutes(app)
+    if (consoleOn !== undefined && config.console.listener === 'public') await consoleOn(app)
 
     app.addHook('onReady', async () => { await Promise.all([readiness.start(), shards.start()]) })
     // While closing, a keep-alive connection whose last request just finished would hold the

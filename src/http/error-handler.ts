@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, PROBLEMS, problemType, type ProblemCode } from './problems.js'
+import { GatewayError, PROBLEMS, problemType, type EventError, type ProblemCode } from './problems.js'
 import { PROBLEM_CONTENT_TYPE } from './raw-problem.js'
 
 export { PROBLEM_CONTENT_TYPE }
@@ -84,6 +84,7 @@ function render (code: ProblemCode, detail: string, request: FastifyRequest,
 
 export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
   reply.request.errorCode = problem.body.code as string
+  if (problem.body.errors !== undefined) reply.request.eventErrors = problem.body.errors as EventError[]
   if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.body)
 }

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RejectionRing } from '../console/rejection-ring.js'
+import type { EventError } from '../http/problems.js'
 import type { LoggingConfig } from '../config/types.js'
 import { REPLAYED_HEADER } from '../front-door/idempotency.js'
 import type { GatewayMetrics } from './metrics.js'
@@ -13,6 +15,8 @@ declare module 'fastify' {
     errorCode: string | null
     /** Which limit refused the request with 429 ("api_key", "channel", "gateway"; set by the front door). */
     limitedBy: string | null
+    /** Per-event errors of a refused request or of a 207 (set only on those paths), for the console. */
+    eventErrors: readonly EventError[] | null
   }
 }
 
@@ -21,12 +25,15 @@ declare module 'fastify' {
  * channel, status, events, ms, code; the request id comes from the request's logger). Health and
  * metrics routes log nothing (their log level is silent); successful requests can be sampled
  * with `logging.successSampleRate`; errors are always logged. Bodies and headers are never logged.
+ * With the console on, refused requests of the channel routes (and 207s) also go into its bounded
+ * ring: one comparison for every other request.
  */
-export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig): void {
+export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig, ring?: RejectionRing): void {
   app.decorateRequest('eventCount', 0)
   app.decorateRequest('eventsWritten', 0)
   app.decorateRequest('errorCode', null)
   app.decorateRequest('limitedBy', null)
+  app.decorateRequest('eventErrors', null)
   const sampleRate = logging.successSampleRate
 
   // Callback-style (nothing is awaited): no promise per request.
@@ -58,6 +65,21 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
       replayed: reply.hasHeader(REPLAYED_HEADER)
     })
 
+    if (ring !== undefined && (status >= 400 || status === 207) && (channel !== undefined || route?.startsWith(CHANNEL_ROUTE) === true)) {
+      ring.add({
+        channel,
+        route: route ?? 'unmatched',
+        clientId: request.apiClient?.id,
+        status,
+        code: request.errorCode,
+        requestId: request.id,
+        events: request.eventCount,
+        written: request.eventsWritten,
+        errors: request.eventErrors,
+        body: request.body
+      })
+    }
+
     const log = request.log
     // Health and metrics routes are declared with logLevel 'silent'; LOG_LEVEL=warn silences 2xx too.
     if (log.level === 'silent' || (status < 500 && !isInfoEnabled(log.level))) return
@@ -75,6 +97,9 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
     else log.info(line, 'request')
   }
 }
+
+/** The channel routes (sending, dry run, schema), whose refusals the console lists. */
+const CHANNEL_ROUTE = '/v1/:channel'
 
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
 
