@@ -100,7 +100,6 @@ export async function consoleRoutes (server: FastifyInstance, deps: ConsoleDeps)
 
     const page = async (_request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => await reply.type(FILES['index.html']).send(files.get('index.html'))
     scope.get(CONSOLE_PATH, { logLevel: 'silent' }, page)
-    scope.get(`${CONSOLE_PATH}/`, { logLevel: 'silent' }, page)
     scope.get(`${CONSOLE_PATH}/console.js`, { logLevel: 'silent' }, async (_request, reply) => await reply.type(FILES['console.js']).send(files.get('console.js')))
     scope.get(`${CONSOLE_PATH}/console.css`, { logLevel: 'silent' }, async (_request, reply) => await reply.type(FILES['console.css']).send(files.get('console.css')))
 
