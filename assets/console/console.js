@@ -53,11 +53,12 @@ function baseline () {
   return history.length > 1 ? history[history.length - 2] : undefined
 }
 
-function rate (now, then, pick) {
+/** Per second, between the same item (a channel, a stream) of two feeds; an item new since then counts from 0. */
+function rate (now, then, item, old, pick) {
   if (then === undefined) return null
   const dt = (now.t - then.t) / 1000
   if (dt <= 0) return null
-  return Math.max(0, (pick(now.feed) - pick(then.feed)) / dt)
+  return Math.max(0, (pick(item) - (old ? pick(old) : 0)) / dt)
 }
 
 /** histogram_quantile over the bucket increase between two feeds (linear within a bucket). */
@@ -108,7 +109,7 @@ function drawChannels (now, then) {
   const body = document.querySelector('#channels tbody')
   const rows = now.feed.channels.map((c) => {
     const old = then && byName(then.feed.channels, c.name)
-    const r = (pick) => rate(now, then && { t: then.t, feed: old }, pick)
+    const r = (pick) => rate(now, then, c, old, pick)
     const p50 = quantile(0.5, c.ackBuckets, old && old.ackBuckets)
     const p99 = quantile(0.99, c.ackBuckets, old && old.ackBuckets)
     const refused = (x) => x.requestsRejected - x.throttled
@@ -134,7 +135,7 @@ function drawStreams (now, then) {
   const limits = now.feed.shardLimits
   const rows = now.feed.streams.map((s) => {
     const old = then && byName(then.feed.streams, s.name)
-    const r = (pick) => rate(now, then && { t: then.t, feed: old }, pick)
+    const r = (pick) => rate(now, then, s, old, pick)
     const dt = then ? (now.t - then.t) / 1000 : 0
     const shards = s.shards.map((sh) => {
       const before = old && old.shards.find((x) => x.shard === sh.shard)
@@ -146,7 +147,7 @@ function drawStreams (now, then) {
     for (const sh of shards) {
       const pct = Math.min(100, sh.share * 100)
       shardCell.append(el('div', { class: 'mono' }, el('span', { class: 'bar' + (pct >= 80 ? ' hot' : ''), style: `width:${Math.max(2, pct * 0.8)}px` }),
-        `${sh.shard.replace(/^shardId-0*/, 'shard ')} ${pct.toFixed(1)}% (${fmtRate(sh.perSecond)} rec/s)`))
+        `${sh.shard.replace(/^shardId-0*(?=\d)/, 'shard ')} ${pct.toFixed(1)}% (${fmtRate(sh.perSecond)} rec/s)`))
     }
     if (shards.length === 0) shardCell.textContent = '—'
     const spool = s.spoolUnshippedBytes === null ? '—' : `${fmtBytes(s.spoolUnshippedBytes)} unshipped / ${fmtBytes(s.spoolDiskBytes)} on disk`
