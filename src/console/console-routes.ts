@@ -117,7 +117,7 @@ export async function consoleRoutes (server: FastifyInstance, deps: ConsoleDeps)
 
     scope.post<{ Params: { channel: string }, Querystring: { mode: 'validate' | 'send' }, Body: Buffer }>(`${CONSOLE_PATH}/try/:channel`, {
       schema: {
-        querystring: { type: 'object', required: ['mode'], additionalProperties: false, properties: { mode: { enum: ['validate', 'send'] } } }
+        querystring: { type: 'object', required: ['mode'], properties: { mode: { enum: ['validate', 'send'] } } }
       }
     }, async (request) => {
       if (request.headers[CONSOLE_REQUEST_HEADER] === undefined) {

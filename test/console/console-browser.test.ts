@@ -56,9 +56,9 @@ t.test('the console in a real browser: live rates, rejections with their pointer
   // Valid traffic for a few seconds, on fresh connections (both workers take some).
   let sent = 0
   let accepted = 0
-  let stop = false
+  const running = { stop: false }
   const traffic = (async () => {
-    while (!stop) {
+    while (!running.stop) {
       const batch = await Promise.all(Array.from({ length: 4 }, async () => await send(`${gw.url}/v1/events`, JSON.stringify({ n: sent++ }))))
       accepted += batch.filter((s) => s === 200).length
       await new Promise((resolve) => setTimeout(resolve, 50))
@@ -97,7 +97,7 @@ t.test('the console in a real browser: live rates, rejections with their pointer
   await page.screenshot({ path: join(SHOTS, 'console.png'), fullPage: true })
 
   // Stop the traffic: the page's total is every accepted event, whichever worker took it.
-  stop = true
+  running.stop = true
   await traffic
   t.equal(pidsServing(gw.output(), '/v1/:channel').size, 2, 'both workers served the traffic')
   await page.waitForFunction((n) => document.querySelector('#channels tr[data-channel="events"] [data-field="eventsAccepted"]')?.textContent === n.toLocaleString('en-US'),
