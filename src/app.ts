@@ -24,6 +24,7 @@ import { loadConfig } from './config/load-config.js'
 import { describeTarget, targetSummary } from './config/kinesis-target.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
+import { decorateRequestFields } from './http/request-fields.js'
 import { requestIdOf } from './http/request-id.js'
 import { apiDocsRoutes } from './http/api-docs-routes.js'
 import { consoleRoutes } from './console/console-routes.js'
@@ -119,11 +120,13 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       serverFactory: boundedServerFactory(config.server)
     })
     const log = app.log
+    decorateRequestFields(app)
     // Every route's methods, for 405 with Allow on a known path (schema-routes.ts).
     const allowed = new AllowedMethods()
     app.addHook('onRoute', (route) => { allowed.add(route.url, route.method) })
     // Background checks that fail in an outage log one warning, and one line when Kinesis is back.
     const readiness = new Readiness(adminClient, () => registry.streams(), config.readinessRefreshMs, reachability)
+    const startVersions = new Set([1, ...[...config.channels.values()].map((c) => c.version)])
     const reloader = new ConfigReloader({
       initial: config,
       load: options.reloadConfig ?? (async () => await loadConfig()),
@@ -137,9 +140,14 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       log,
       debounceMs: DEFAULTS.configReloadDebounceMs,
       // Spools are opened (and recovered) at start; a channel cannot switch to one while running.
-      check: (next) => [...next.channels.values()]
-        .filter((c) => c.ack === 'spool' && ackDispatcher.spoolOf(c.stream) === undefined)
-        .map((c) => `${next.configFile}: channels.${c.name}.ack: "spool" for stream ${c.stream} needs a spool opened at start. Fix: restart the gateway to apply it`)
+      check: (next) => [
+        ...[...next.channels.values()]
+          .filter((c) => c.ack === 'spool' && ackDispatcher.spoolOf(c.stream) === undefined)
+          .map((c) => `${next.configFile}: channels.${c.name}.ack: "spool" for stream ${c.stream} needs a spool opened at start. Fix: restart the gateway to apply it`),
+        ...[...next.channels.values()]
+          .filter((c) => !startVersions.has(c.version))
+          .map((c) => `${next.configFile}: channels.${c.name}.version: routes /v${c.version}/ are made at start. Fix: restart the gateway to serve a new version`)
+      ]
     })
     await reloader.init()
     for (const name of registry.names()) metrics.prepareChannel(name)
@@ -196,7 +204,9 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     app.setErrorHandler(errorHandler)
     app.setNotFoundHandler(notFoundHandler((path) => allowed.of(path)))
     healthRoutes(app, readiness)
-    const frontDoorHooks = await registerFrontDoor(app, config, registry)
+    const frontDoorHooks = await registerFrontDoor(app, config, registry, (channel, clientId) => { metrics.deprecatedRequest(channel, clientId) })
+    // Route prefixes /v1, /v2, ...: the versions configured at start (a new one needs a restart).
+    const versions = [...new Set([1, ...[...config.channels.values()].map((c) => c.version)])].sort((a, b) => a - b)
     const frontDoor = app.frontDoor
     redisState = frontDoor.sharedState
     const spooledStreams = core.spooledStreams
@@ -210,10 +220,10 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       shardLoad: () => shards.load(),
       draining: () => readiness.report().draining
     })
-    ingestRoutes(app, registry, ackDispatcher, frontDoorHooks, config.aliases)
-    validateRoute(app, registry, frontDoorHooks)
-    schemaRoutes(app, registry, frontDoorHooks, frontDoorHooks.keys)
-    frontDoorRoutes(app, frontDoorHooks, config.aliases)
+    ingestRoutes(app, registry, ackDispatcher, frontDoorHooks, versions, config.aliases)
+    validateRoute(app, registry, frontDoorHooks, versions)
+    schemaRoutes(app, registry, frontDoorHooks, frontDoorHooks.keys, versions)
+    frontDoorRoutes(app, frontDoorHooks, versions, config.aliases)
     await apiDocsRoutes(app)
     if (consoleOn !== undefined && config.console.listener === 'public') await consoleOn(app)
 

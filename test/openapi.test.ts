@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats'
 import t, { type Test } from 'tap'
 import { parse as parseYaml } from 'yaml'
 import { PROBLEMS } from '../src/http/problems.js'
+import { encodeExportRequest } from '../src/ingest/formats/otlp-proto.js'
 import { startGateway, uniqueStream, type RunningGateway } from './helpers/gateway.js'
 import { startKinesalite } from './helpers/kinesis-servers.js'
 import { testKinesisClient } from './helpers/stream-reader.js'
@@ -79,17 +80,19 @@ async function conforms (t: Test, path: string, method: string, res: Response, l
   const pointer = responsePointer(path, method, res.status)
   t.ok(pointer, `${label}: ${method.toUpperCase()} ${path} documents status ${res.status}`)
   const documented = pointer === undefined ? undefined : at(pointer) as ResponseDoc
-  const body = text === '' ? {} : JSON.parse(text) as Json
+  const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? ''
+  // Binary answers (OTLP protobuf) are checked for their documented media type only.
+  const binary = mediaType === 'application/x-protobuf'
+  const body = text === '' || binary ? {} : JSON.parse(text) as Json
   if (documented === undefined || pointer === undefined) return body
   for (const [name, header] of Object.entries(documented.headers ?? {})) {
     const required = header.$ref !== undefined ? doc.components.headers[header.$ref.split('/').pop() as string]?.required : header.required
     if (required === true) t.ok(res.headers.get(name), `${label}: header ${name} is present`)
   }
   if (text === '' && documented.content === undefined) return body // an answer documented without a body (204)
-  const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? ''
   const content = documented.content?.[mediaType]
   t.ok(content, `${label}: content type ${mediaType} is documented for ${res.status}`)
-  if (content !== undefined) {
+  if (content !== undefined && !binary) {
     const validate = validatorAt(`${pointer}/content/${escape(mediaType)}/schema`)
     t.ok(validate(body), `${label}: body matches the documented schema`, { errors: validate.errors, body })
   }
@@ -130,6 +133,9 @@ t.test('the code enum is exactly the error table; each code is documented under 
   }
 })
 
+/** One OTLP log record that the `logs` channel's schema takes (severity INFO). */
+const otlpRequest = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '1767225600000000000', severityNumber: 9, body: { stringValue: 'hello' } }] }] }] }
+
 const kinesis = await startKinesalite()
 t.teardown(() => kinesis.close())
 const admin = testKinesisClient(kinesis.endpoint)
@@ -163,6 +169,8 @@ t.test('against the running app: documented routes exist, no other route answers
       orders: { stream, schema: 'schemas/order.json', partitionKey: '/user_id' },
       small: { stream, maxEventsPerRequest: 2 },
       queued: { stream, ack: 'buffered' },
+      segment: { stream, format: 'segment' },
+      logs: { stream, format: 'otlp-logs', schema: 'schemas/otlp-no-debug.json' },
       partial: { stream, schema: 'schemas/order.json', invalid: 'partial' }
     },
     extra: { server: { bodyLimitBytes: 1_500_000 } }
@@ -202,7 +210,7 @@ t.test('against the running app: documented routes exist, no other route answers
   const again = await fetch(`${gw.url}/v1/orders/schema`, { headers: { 'if-none-match': etag } })
   t.equal(again.status, 304, 'If-None-Match with the ETag: 304')
   const list = await conforms(t, '/v1/channels', 'get', await fetch(`${gw.url}/v1/channels`), 'channels') as { channels: Array<{ name: string, schema_etag: string }> }
-  t.same(list.channels.map((c) => c.name).sort(), ['events', 'orders', 'partial', 'queued', 'small'])
+  t.same(list.channels.map((c) => c.name).sort(), ['events', 'logs', 'orders', 'partial', 'queued', 'segment', 'small'])
   t.equal(list.channels.find((c) => c.name === 'orders')?.schema_etag, etag, 'the list names each schema\'s version (its ETag)')
 
   const ingest = '/v1/{channel}'
@@ -227,13 +235,23 @@ t.test('against the running app: documented routes exist, no other route answers
     ['schema failures', async () => await send('orders', '[{"order_id":"o1","user_id":"u1","amount":1},{"order_id":2,"amount":-1},"x"]'), 400, 'GW_ERR_INVALID_EVENTS'],
     ['body too large', async () => await send('events', JSON.stringify({ big: 'x'.repeat(1_600_000) })), 413, 'GW_ERR_BODY_TOO_LARGE'],
     ['event too large', async () => await send('events', JSON.stringify({ big: 'x'.repeat(1_100_000) })), 413, 'GW_ERR_EVENT_TOO_LARGE'],
-    ['too many events', async () => await send('small', '[{},{},{}]'), 413, 'GW_ERR_TOO_MANY_EVENTS']
+    ['too many events', async () => await send('small', '[{},{},{}]'), 413, 'GW_ERR_TOO_MANY_EVENTS'],
+    ['Segment batch, one message invalid', async () => await send('segment', JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'E' }, { type: 'track', userId: 'u1' }] })), 200, null],
+    ['Segment, nothing valid', async () => await send('segment', '{"type":"identify"}'), 400, 'GW_ERR_INVALID_EVENTS'],
+    ['OTLP/JSON', async () => await send('logs', JSON.stringify(otlpRequest)), 200, null],
+    ['OTLP/JSON, one record rejected', async () => await send('logs', JSON.stringify({ resourceLogs: [...otlpRequest.resourceLogs, { scopeLogs: [{ logRecords: [{ severityNumber: 1 }] }] }] })), 200, null],
+    ['OTLP/protobuf', async () => await send('logs', encodeExportRequest(otlpRequest), { 'content-type': 'application/x-protobuf' }), 200, null],
+    ['OTLP/JSON, not a request', async () => await send('logs', '42'), 400, 'RpcStatus'],
+    ['OTLP/protobuf, not a request', async () => await send('logs', Buffer.from([0xff, 0xff, 0xff]), { 'content-type': 'application/x-protobuf' }), 400, 'binary'],
+    ['protobuf on a JSON channel', async () => await send('events', Buffer.from([0x0a, 0x00]), { 'content-type': 'application/x-protobuf' }), 415, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE']
   ]
   for (const [label, request, status, code] of cases) {
     const res = await request()
     t.equal(res.status, status, `${label}: status ${status}`)
     const body = await conforms(t, ingest, 'post', res, label)
-    if (code !== null) {
+    if (code === 'RpcStatus' || code === 'binary') {
+      t.equal(res.headers.get('content-type')?.split(';')[0], code === 'binary' ? 'application/x-protobuf' : 'application/json', `${label}: a google.rpc.Status`)
+    } else if (code !== null) {
       t.equal(body.code, code, `${label}: ${code}`)
       t.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
     }

@@ -24,13 +24,27 @@ export interface Channel extends PreparingChannel {
  */
 export class ChannelRegistry {
   private table: ReadonlyMap<string, Channel>
+  /** "<version>/<path>" -> channel: what /v<version>/<path> serves. */
+  private routes: ReadonlyMap<string, Channel>
 
   constructor (table: ReadonlyMap<string, Channel>) {
     this.table = table
+    this.routes = routesOf(table)
   }
 
+  /** A channel by its configuration name. */
   get (name: string): Channel | undefined {
     return this.table.get(name)
+  }
+
+  /** The channel served at /v<version>/<path>. */
+  resolve (version: number, path: string): Channel | undefined {
+    return version === 1 && this.table.get(path)?.config.version === 1 ? this.table.get(path) : this.routes.get(`${version}/${path}`)
+  }
+
+  /** Names as clients use them in URLs: "orders", "v2/orders". */
+  routeNames (): string[] {
+    return [...this.table.values()].map((c) => c.config.version === 1 ? c.config.path : `v${c.config.version}/${c.config.path}`)
   }
 
   names (): string[] {
@@ -43,8 +57,13 @@ export class ChannelRegistry {
   }
 
   replace (table: ReadonlyMap<string, Channel>): void {
+    this.routes = routesOf(table)
     this.table = table
   }
+}
+
+function routesOf (table: ReadonlyMap<string, Channel>): Map<string, Channel> {
+  return new Map([...table.values()].map((c) => [`${c.config.version}/${c.config.path}`, c]))
 }
 
 /** Compiles every channel's schema and builds the table (start). Throws ConfigError. */
@@ -68,9 +87,9 @@ export function channelTable (channels: Iterable<ChannelConfig>, compiled: Reado
       config: channel,
       validate: schema.validate,
       schema: schema.published,
-      encoder: new RecordEncoder(channel.name, channel.record),
-      maxRecordBytes: pool.limits.maxRecordBytes,
-      producer: pool.forStream(channel.stream, aggregation),
+      encoder: new RecordEncoder(channel.name, channel.record, channel.versioned ? channel.version : undefined),
+      maxRecordBytes: channel.maxRecordBytes,
+      producer: pool.forStream(channel.stream, aggregation, channel.maxRecordBytes),
       quarantine: channel.quarantine === undefined
         ? null
         : new Quarantine(channel.name, pool.forStream(channel.quarantine), pool.limits.maxRecordBytes, quarantine)

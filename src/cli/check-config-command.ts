@@ -37,6 +37,9 @@ export async function checkConfigCommand (args: string[], io: CliIo): Promise<nu
 }
 
 function describeChannel (c: ChannelConfig, file: string): string {
-  const key = c.partitionKey.kind === 'random' ? 'random' : c.partitionKey.kind === 'pointer' ? c.partitionKey.pointer : `header:${c.partitionKey.header}`
-  return `/v1/${c.name} -> stream ${c.stream}, schema ${relative(dirname(file), c.schemaFile)}, partition key ${key}, record ${c.record}`
+  const key = c.partitionKey.kind === 'random' || c.partitionKey.kind === 'format'
+    ? c.partitionKey.kind
+    : c.partitionKey.kind === 'pointer' ? c.partitionKey.pointer : `header:${c.partitionKey.header}`
+  return `/v1/${c.name} -> stream ${c.stream}, schema ${relative(dirname(file), c.schemaFile)}, partition key ${key}, record ${c.record}` +
+    (c.format === 'json' ? '' : `, format ${c.format}`)
 }

@@ -7,7 +7,7 @@ import { deaggregate } from '../delivery/kpl-deaggregator.js'
 import { tailStream } from '../ops/stream-tail.js'
 import { announceTarget, explainError, EXIT_OK, EXIT_USAGE, positiveInteger, CliError, withUsage, type CliIo } from './cli-common.js'
 
-export const TAIL_USAGE = `usage: kinesis-gateway tail <channel-or-stream> [--from-start] [--once] [--limit N] [--raw] [--endpoint URL]
+export const TAIL_USAGE = `usage: kinesis-gateway tail <channel-or-stream> [--quarantine] [--from-start] [--once] [--limit N] [--raw] [--endpoint URL]
   Reads a stream back, decoded: each event as the one JSON line it was written as. KPL-aggregated
   records (channels with aggregate: true) are unpacked into their events; other records are printed
   as UTF-8 text, one per line.
@@ -16,6 +16,7 @@ export const TAIL_USAGE = `usage: kinesis-gateway tail <channel-or-stream> [--fr
   --once               read what is there now, then exit (for scripts and tests)
   --limit N            exit after N events (with --raw: N Kinesis records)
   --raw                write each Kinesis record's bytes exactly as stored (no de-aggregation, no newline added)
+  --quarantine         read the channel's quarantine stream instead: the events it refused, with their errors
   --endpoint URL       read from this Kinesis-API URL instead of the configured one (like KINESIS_ENDPOINT)
   The Kinesis target is chosen as for the server: KINESIS_MODE, KINESIS_ENDPOINT, AWS_REGION or
   AWS_DEFAULT_REGION, else the embedded server of a running \`npm start\` on KINESIS_LOCAL_PORT (4567).`
@@ -37,6 +38,7 @@ export async function tailCommand (args: string[], io: CliIo): Promise<number> {
       once: { type: 'boolean', default: false },
       limit: { type: 'string' },
       raw: { type: 'boolean', default: false },
+      quarantine: { type: 'boolean', default: false },
       endpoint: { type: 'string' }
     }
   }), TAIL_USAGE)
@@ -46,9 +48,17 @@ export async function tailCommand (args: string[], io: CliIo): Promise<number> {
 
   // --endpoint is KINESIS_ENDPOINT for this command, whatever KINESIS_MODE says.
   const config = await loadConfig(values.endpoint !== undefined ? envWith({ KINESIS_ENDPOINT: values.endpoint, KINESIS_MODE: 'endpoint' }) : undefined)
-  const stream = config.channels.get(name)?.stream ?? name
+  const channel = config.channels.get(name)
+  let stream = channel?.stream ?? name
+  if (values.quarantine) {
+    if (channel === undefined) throw new CliError(`--quarantine takes a channel name; ${JSON.stringify(name)} is not a channel of ${config.configFile}`, EXIT_USAGE)
+    if (channel.quarantine === undefined) {
+      throw new CliError(`channel ${name} has no quarantine stream. Fix: set channels.${name}.quarantine: <stream> in ${config.configFile}`, EXIT_USAGE)
+    }
+    stream = channel.quarantine
+  }
   const kinesis: KinesisConfig = config.kinesis
-  announceTarget(io, 'tail', `stream ${stream}${stream !== name ? ` (channel ${name})` : ''}`, kinesis, config.production)
+  announceTarget(io, 'tail', `stream ${stream}${stream !== name ? ` (${values.quarantine ? 'quarantine of ' : ''}channel ${name})` : ''}`, kinesis, config.production)
   const client = createKinesisClient(kinesis)
   let printed = 0
   const write = async (chunk: Uint8Array | string): Promise<boolean> => {

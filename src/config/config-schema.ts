@@ -168,7 +168,9 @@ export const configFileSchema = {
           schema: { type: 'string', minLength: 1 },
           partitionKey: { type: 'string', minLength: 1 },
           record: { enum: ['envelope', 'raw'] },
-          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 500 },
+          format: { enum: ['json', 'segment', 'otlp-logs'] },
+          // JSON channels: at most 500 (load-config.ts); formats whose clients batch more: up to 100,000.
+          maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 100_000 },
           access: { enum: ['open', 'api-key'] },
           rateLimit: rateLimitSchema,
           // An origin is scheme://host[:port] (apps: capacitor://localhost, chrome-extension://id), or "*".
@@ -189,6 +191,23 @@ export const configFileSchema = {
           },
           ack: { enum: ['delivered', 'buffered', 'spool'] },
           invalid: { enum: ['reject', 'partial'] },
+          version: { type: 'integer', minimum: 1, maximum: 99 },
+          path: { type: 'string', pattern: CHANNEL_NAME },
+          deprecated: {
+            anyOf: [
+              { type: 'boolean' },
+              {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  since: { type: 'string', minLength: 1 },
+                  sunset: { type: 'string', minLength: 1 },
+                  successor: { type: 'string', pattern: '^/' }
+                }
+              }
+            ]
+          },
+          maxRecordBytes: { type: 'integer', minimum: 1048576, maximum: 10485760 },
           quarantine: { type: 'string', pattern: '^[a-zA-Z0-9_.-]{1,128}$' }
         }
       }
@@ -200,6 +219,7 @@ export const configFileSchema = {
 export const FIX_HINTS: Record<string, string> = {
   'channels.*.stream': 'use a Kinesis stream name: 1-128 characters of letters, digits, "_", "." and "-"',
   'channels.*.record': 'use "envelope" (default: id, time, source and the event) or "raw" (the event as sent)',
+  'channels.*.format': 'use "json" (default: our events, JSON or NDJSON), "segment" (the Segment HTTP tracking API) or "otlp-logs" (OTLP/HTTP log exports); see README',
   'channels.*.schema': 'give the path of a JSON Schema file, relative to the configuration file',
   'channels.*.aggregate': 'use true, false, or { maxBytes: 1024..1048576, maxEvents: 2.. } (KPL aggregation)',
   'channels.*.partitionKey': 'use "random", a JSON pointer such as "/user_id", or "header:<name>"',
@@ -211,6 +231,10 @@ export const FIX_HINTS: Record<string, string> = {
   'server.maxQueuedAnswerBytes': 'give the bytes of unread answers one connection may queue, at least 16384 (default 262144)',
   'server.writeTimeoutMs': 'give the milliseconds a client may leave its answers unread before the connection is closed, at least 100 (default 30000)',
   'metrics.public': 'use true to serve /metrics on the public port (the development default), false to serve it only on metrics.port',
+  'channels.*.version': 'use a whole number from 1 to 99: the channel is served at /v<version>/<path>',
+  'channels.*.path': 'use the channel name of the URL (1-64 lower-case letters, digits, "_" or "-"); channels with the same path need different versions',
+  'channels.*.deprecated': 'use true, or { since: <ISO date>, sunset: <ISO date>, successor: "/v2/<path>" }',
+  'channels.*.maxRecordBytes': 'use a record size from 1048576 (1 MiB, the default) to 10485760 (10 MiB, Kinesis large records; raise the stream\'s own maximum record size first)',
   'channels.*.ack': 'use "delivered" (200 after Kinesis accepted), "buffered" (202 once in memory) or "spool" (202 once fsynced to the local spool); see docs/reliability.md',
   'delivery.maxBufferedBytesPerStream': 'use at least 5242880 (one full PutRecords call)',
   'spool.maxBytes': 'give the disk budget per stream in bytes, at least 1048576',

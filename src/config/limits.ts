@@ -29,6 +29,13 @@ export const DEFAULTS = {
   bodyLimitBytes: 5 * 1024 * 1024,
   /** Same as one PutRecords call, so a request never needs more than one call's worth of records. */
   maxEventsPerRequest: 500,
+  /** Segment's batch endpoint takes up to 2,500 calls (its SDKs send far fewer: flushAt, 500 KB). */
+  segmentMaxEventsPerRequest: 2_500,
+  /**
+   * OTLP exporters batch more than 500 records (the SDK's BatchLogRecordProcessor 512, the
+   * Collector's batch processor 8,192) and drop an export refused with 413: room for both.
+   */
+  otlpMaxEventsPerRequest: 10_000,
   /**
    * KPL aggregation: Kinesis bills 25 KB PUT payload units per record, so an aggregate of at most
    * 25,000 bytes (data plus key) costs exactly one unit, whether KB means 1,000 or 1,024 bytes.

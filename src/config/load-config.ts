@@ -7,8 +7,8 @@ import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
 import { consoleSettings, type RawConsole } from './console-config.js'
 import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
-import { DEFAULTS } from './limits.js'
-import type { ChannelConfig, GatewayConfig, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
+import { DEFAULTS, KINESIS_MAX_RECORD_BYTES } from './limits.js'
+import type { ChannelConfig, Deprecation, GatewayConfig, InputFormat, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -17,11 +17,16 @@ interface RawChannel extends RawChannelFrontDoor {
   schema: string
   partitionKey?: string
   record?: 'envelope' | 'raw'
+  format?: InputFormat
   maxEventsPerRequest?: number
   aggregate?: boolean | { maxBytes?: number, maxEvents?: number }
   ack?: 'delivered' | 'buffered' | 'spool'
   invalid?: 'reject' | 'partial'
   quarantine?: string
+  version?: number
+  path?: string
+  deprecated?: boolean | { since?: string, sunset?: string, successor?: string }
+  maxRecordBytes?: number
 }
 
 interface RawConfig extends RawFrontDoor {
@@ -116,6 +121,24 @@ export async function loadConfig (env: Env = process.env, cwd = process.cwd()): 
   return parseConfig(text, file, env)
 }
 
+/** `deprecated: true | { since, sunset, successor }`: dates must parse; the headers' values are made here. */
+function deprecationOf (raw: RawChannel['deprecated'], where: string, problems: string[]): Deprecation | null {
+  if (raw === undefined || raw === false) return null
+  const spec = raw === true ? {} : raw
+  const dateOf = (value: string | undefined, key: string): number | undefined => {
+    if (value === undefined) return undefined
+    const ms = Date.parse(value)
+    if (Number.isNaN(ms)) {
+      problems.push(`${where}.${key}: "${value}" is not a date. Fix: use an ISO 8601 date such as 2027-06-30 or 2027-06-30T00:00:00Z`)
+      return undefined
+    }
+    return ms
+  }
+  const since = dateOf(spec.since, 'since') ?? Date.now()
+  const sunset = dateOf(spec.sunset, 'sunset')
+  return { since: Math.floor(since / 1000), sunset: sunset === undefined ? undefined : new Date(sunset).toUTCString(), successor: spec.successor }
+}
+
 /** Paths an alias may not take: the gateway's own routes. */
 const RESERVED_PATH = /^\/(v\d+(\/|$)|healthz\/?$|readyz\/?$|metrics\/?$|console(\/|$)|docs(\/|$)|openapi\.(json|yaml)$|$)/
 
@@ -148,9 +171,21 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const baseDir = dirname(file)
   const anyApiKeys = Object.keys(raw.apiKeys ?? {}).length > 0
   for (const [name, ch] of Object.entries(raw.channels)) {
-    const partitionKey = parsePartitionKey(ch.partitionKey ?? 'random')
+    const format = ch.format ?? 'json'
+    // Segment messages carry their user: by default they are keyed by it, so one user's events stay in order.
+    const partitionKey = ch.partitionKey === undefined && format === 'segment' ? { kind: 'format' } as const : parsePartitionKey(ch.partitionKey ?? 'random')
     if (typeof partitionKey === 'string') {
       problems.push(`${file}: channels.${name}.partitionKey: ${partitionKey}. Fix: ${FIX_HINTS['channels.*.partitionKey']}`)
+      continue
+    }
+    if (format !== 'json' && ch.invalid !== undefined) {
+      problems.push(`${file}: channels.${name}.invalid: does not apply to a format: ${format} channel, whose events are always taken one by one ` +
+        '(valid ones written, invalid ones counted in the answer, as its protocol defines). Fix: remove it (see docs/formats.md)')
+      continue
+    }
+    if (format === 'json' && ch.maxEventsPerRequest !== undefined && ch.maxEventsPerRequest > DEFAULTS.maxEventsPerRequest) {
+      problems.push(`${file}: channels.${name}.maxEventsPerRequest: must be <= ${DEFAULTS.maxEventsPerRequest} on a JSON channel. ` +
+        'Fix: lower it (one request is at most one PutRecords call\'s worth of events); format: segment and otlp-logs channels take more')
       continue
     }
     channels.set(name, {
@@ -159,7 +194,10 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       schemaFile: resolve(baseDir, ch.schema),
       partitionKey,
       record: ch.record ?? 'envelope',
-      maxEventsPerRequest: ch.maxEventsPerRequest ?? DEFAULTS.maxEventsPerRequest,
+      format,
+      maxEventsPerRequest: ch.maxEventsPerRequest ?? (format === 'segment'
+        ? DEFAULTS.segmentMaxEventsPerRequest
+        : format === 'otlp-logs' ? DEFAULTS.otlpMaxEventsPerRequest : DEFAULTS.maxEventsPerRequest),
       aggregate: ch.aggregate === undefined || ch.aggregate === false
         ? null
         : {
@@ -167,12 +205,27 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
             maxEvents: (ch.aggregate === true ? undefined : ch.aggregate.maxEvents) ?? DEFAULTS.aggregateMaxEvents
           },
       ack: ch.ack ?? 'delivered',
-      invalid: ch.invalid ?? 'reject',
+      // Format channels take events one by one, as their protocols define (docs/formats.md).
+      invalid: format === 'json' ? (ch.invalid ?? 'reject') : 'partial',
       quarantine: ch.quarantine,
+      version: ch.version ?? 1,
+      path: ch.path ?? name,
+      versioned: ch.version !== undefined,
+      deprecated: deprecationOf(ch.deprecated, `${file}: channels.${name}.deprecated`, problems),
+      maxRecordBytes: ch.maxRecordBytes ?? KINESIS_MAX_RECORD_BYTES,
       ...channelFrontDoor(ch, anyApiKeys)
     })
   }
   const frontDoor = frontDoorSettings(raw, raw.channels, env, file, problems)
+  const routes = new Map<string, string>()
+  for (const c of channels.values()) {
+    const route = `/v${c.version}/${c.path}`
+    const other = routes.get(route)
+    if (other !== undefined) {
+      problems.push(`${file}: channels.${c.name}: channel ${other} is served at ${route} already. Fix: give one of them another version or path`)
+    }
+    routes.set(route, c.name)
+  }
   const aliases = new Map<string, string>()
   for (const [path, channel] of Object.entries(raw.aliases ?? {})) {
     if (!channels.has(channel)) {

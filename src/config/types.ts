@@ -6,8 +6,16 @@ export type PartitionKeySource =
   | { readonly kind: 'pointer', readonly pointer: string, readonly tokens: readonly string[] }
   /** Lower-cased request header name. */
   | { readonly kind: 'header', readonly header: string }
+  /** The input format's own key per event (Segment: userId, else anonymousId); the event id without one. */
+  | { readonly kind: 'format' }
 
 export type RecordFormat = 'envelope' | 'raw'
+
+/**
+ * What a channel's POST body is (src/ingest/formats/): our own JSON/NDJSON events, the Segment
+ * HTTP tracking API, or OTLP/HTTP log exports. A format only decodes; the pipeline is the same.
+ */
+export type InputFormat = 'json' | 'segment' | 'otlp-logs'
 
 export interface ChannelConfig {
   readonly name: string
@@ -16,6 +24,7 @@ export interface ChannelConfig {
   readonly schemaFile: string
   readonly partitionKey: PartitionKeySource
   readonly record: RecordFormat
+  readonly format: InputFormat
   readonly maxEventsPerRequest: number
   readonly ack: AckMode
   /** KPL aggregation of many events per Kinesis record (delivery/kpl-aggregator.ts); null = off. */
@@ -32,6 +41,24 @@ export interface ChannelConfig {
   readonly invalid: InvalidMode
   /** Stream that keeps events rejected by validation (and bodies that are not JSON); undefined = none. */
   readonly quarantine: string | undefined
+  /** The URL is /v{version}/{path}: several schema versions of one channel are served side by side. */
+  readonly version: number
+  readonly path: string
+  /** Set when the channel's version was given in the configuration: the envelope then names it. */
+  readonly versioned: boolean
+  /** A deprecated version answers with Deprecation, Sunset and Link headers; null = current. */
+  readonly deprecated: Deprecation | null
+  /** Largest record (data plus partition key), up to Kinesis' 10 MiB for streams with large records. */
+  readonly maxRecordBytes: number
+}
+
+export interface Deprecation {
+  /** Unix seconds since when the version is deprecated (RFC 9745), or when the configuration was loaded. */
+  readonly since: number
+  /** When it stops answering (RFC 8594), as an HTTP-date; undefined = not announced. */
+  readonly sunset: string | undefined
+  /** The path of the version to move to, e.g. /v2/orders. */
+  readonly successor: string | undefined
 }
 
 export type InvalidMode = 'reject' | 'partial'

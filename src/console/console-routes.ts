@@ -124,13 +124,14 @@ export async function consoleRoutes (server: FastifyInstance, deps: ConsoleDeps)
         throw new GatewayError('GW_ERR_BAD_REQUEST', `The console's form sends the ${CONSOLE_REQUEST_HEADER} header; requests without it are refused (they may come from another site)`)
       }
       const name = request.params.channel
-      if (deps.registry.get(name) === undefined) {
+      const channel = deps.registry.get(name)
+      if (channel === undefined) {
         throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name.slice(0, 64))}. Channels: ${deps.registry.names().join(', ')}`)
       }
       const apiKey = request.headers['x-api-key']
       const answer = await deps.gateway.inject({
         method: 'POST',
-        url: `/v1/${encodeURIComponent(name)}${request.query.mode === 'validate' ? '/validate' : ''}`,
+        url: `/v${channel.config.version}/${encodeURIComponent(channel.config.path)}${request.query.mode === 'validate' ? '/validate' : ''}`,
         headers: {
           'content-type': request.headers['content-type'] ?? 'application/json',
           'user-agent': 'kinesis-gateway console',

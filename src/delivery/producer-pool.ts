@@ -22,7 +22,7 @@ export class ProducerPool {
    * The producer of a stream. Channels that aggregate get a producer of their own per stream and
    * settings (two producers may write to one stream; each batches on its own).
    */
-  forStream (stream: string, aggregation?: AggregateConfig & { mixKeys: boolean }): StreamProducer {
+  forStream (stream: string, aggregation?: AggregateConfig & { mixKeys: boolean }, maxRecordBytes?: number): StreamProducer {
     const key = aggregation === undefined ? stream : `${stream}\0aggregate:${aggregation.maxBytes}:${aggregation.maxEvents}:${aggregation.mixKeys}`
     let producer = this.producers.get(key)
     if (producer === undefined) {
@@ -43,6 +43,8 @@ export class ProducerPool {
       })
       this.producers.set(key, producer)
     }
+    // Large records (up to 10 MiB): a call must be able to carry one.
+    if (maxRecordBytes !== undefined) producer.allowRecordsOf(maxRecordBytes)
     return producer
   }
 

@@ -118,7 +118,7 @@ export class StreamProducer {
   private readonly opts: StreamProducerOptions
   private readonly sink: Sink
   private readonly maxRecords: number
-  private readonly maxBytes: number
+  private maxBytes: number
   private readonly now: () => number
   private readonly queue = new RecordQueue<QueuedRecord>()
   /** Records back from a failed attempt: sent before `queue` (they are older), kept apart so a
@@ -146,6 +146,14 @@ export class StreamProducer {
     this.maxRecords = sink.limits.maxRecordsPerCall
     this.maxBytes = sink.limits.maxBytesPerCall
     this.now = opts.now ?? Date.now
+  }
+
+  /**
+   * A stream with large records (Kinesis takes up to 10 MiB per record once the stream allows it):
+   * a call may carry as many bytes as one such record, past the usual 5 MiB.
+   */
+  allowRecordsOf (maxRecordBytes: number): void {
+    if (maxRecordBytes > this.maxBytes) this.maxBytes = maxRecordBytes
   }
 
   /** Records held and not yet settled, in bytes (for back-pressure and metrics). */

@@ -39,20 +39,36 @@ export class ApiKeys {
    * ignored (clients written for API Gateway often send one anyway).
    */
   authenticate (header: string | string[] | undefined, channel: ChannelConfig): ApiKeyConfig | null {
+    const where = channel.format === 'segment' ? SEGMENT_KEY_PLACES : `the ${API_KEY_HEADER} header`
     if (header === undefined || header === '' || (this.keys.length === 0 && channel.access === 'open')) {
       if (channel.access === 'open') return null
-      throw new GatewayError('GW_ERR_API_KEY_MISSING',
-        `Channel ${channel.name} requires an API key: send it in the ${API_KEY_HEADER} header`)
+      throw new GatewayError('GW_ERR_API_KEY_MISSING', `Channel ${channel.name} requires an API key: send it in ${where}`)
     }
     const client = typeof header === 'string' ? this.identify(header) : undefined
     if (client === undefined) {
-      throw new GatewayError('GW_ERR_API_KEY_INVALID', `The ${API_KEY_HEADER} header does not hold a valid API key`)
+      throw new GatewayError('GW_ERR_API_KEY_INVALID', `The key sent in ${where} is not a valid API key`)
     }
     if (client.channels !== '*' && !client.channels.includes(channel.name)) {
       throw new GatewayError('GW_ERR_API_KEY_FORBIDDEN', `API key ${client.id} may not write to channel ${channel.name}`)
     }
     return client
   }
+}
+
+const SEGMENT_KEY_PLACES = `the write key (the HTTP Basic user name, as Segment SDKs send it, or "writeKey" in the body) or the ${API_KEY_HEADER} header`
+
+/**
+ * The user name of HTTP Basic credentials (RFC 7617): where Segment and RudderStack SDKs put
+ * their write key (with an empty password). Undefined when the header is not Basic.
+ */
+export function basicAuthUser (header: string | undefined): string | undefined {
+  if (header === undefined || header.length > 4 * MAX_KEY_CHARS) return undefined
+  const match = /^basic[ \t]+([A-Za-z0-9+/=_-]+)[ \t]*$/i.exec(header)
+  if (match === null) return undefined
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  const user = colon === -1 ? decoded : decoded.slice(0, colon)
+  return user === '' ? undefined : user
 }
 
 /** The hash to put in the configuration for a key (also what docs/front-door.md shows with node -e). */

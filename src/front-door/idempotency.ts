@@ -17,13 +17,7 @@ const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/
  * `pending` is the exact value its SET NX sent to Redis (with a token of its own), so a release
  * deletes that claim and nothing else; `sent` says a SET NX went out (it may have run late).
  */
-interface Claim { readonly scope: string, readonly fingerprint: string, readonly pending: string, readonly sent: boolean }
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    idempotencyClaim: Claim | null
-  }
-}
+export interface Claim { readonly scope: string, readonly fingerprint: string, readonly pending: string, readonly sent: boolean }
 
 /** A completed answer keeps its status: 200 (delivered), 202 (buffered and spool channels) or 207 (per-event results). */
 type Stored = { state: 'pending', fingerprint: string, claim?: string } | { state: 'done', fingerprint: string, body: string, status?: number }

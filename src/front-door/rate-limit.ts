@@ -55,12 +55,13 @@ export class Throttle {
   }
 
   /** Takes a token from every bucket that applies, or throws 429 GW_ERR_RATE_LIMITED with Retry-After. */
-  async admit (request: FastifyRequest, reply: FastifyReply, channel: string, client: ApiKeyConfig | null): Promise<void> {
+  async admit (request: FastifyRequest, reply: FastifyReply, channel: string, client: ApiKeyConfig | null, clientOnly = false): Promise<void> {
     const byKey = client === null ? undefined : this.keys.get(client.id)
     const byChannel = this.channels.get(channel)
     // The headers describe the tightest bucket: the one with the fewest tokens left.
     let remaining = Infinity
-    for (const limiter of [byKey, byChannel, this.global]) {
+    // clientOnly: the shared buckets were charged before the body, the client (known from it) now.
+    for (const limiter of clientOnly ? [byKey] : [byKey, byChannel, this.global]) {
       if (limiter === undefined) continue
       const r = await limiter.check(request)
       if (r.isAllowed) continue

@@ -3,17 +3,10 @@ import { createGunzip, createInflate } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import sjson from 'secure-json-parse'
-import { scanJson, type EventSpans } from '../ingest/event-spans.js'
+import { scanJson } from '../ingest/event-spans.js'
 import { BrokenLine } from '../ingest/prepare-records.js'
 import { requestFacts } from './request-facts.js'
 import { GatewayError, type EventError } from './problems.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Where each parsed event lies in the body (set by the parsers below; see event-spans.ts). */
-    eventSpans: EventSpans | null
-  }
-}
 
 /** Deeper documents are refused before parsing: no event needs more, and deep ones exhaust the stack later. */
 export const MAX_JSON_DEPTH = 64
@@ -126,14 +119,24 @@ export function parseNdjsonBody (req: FastifyRequest, body: Buffer): unknown[] {
   return events
 }
 
+/** OTLP/HTTP's binary encoding (the exporters send application/x-protobuf). */
+export const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf']
+
 export function registerBodyParsers (app: FastifyInstance): void {
-  app.decorateRequest('eventSpans', null)
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     try { done(null, parseJsonBody(req, body as Buffer)) } catch (err) { done(err as Error, undefined) }
   })
   app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'buffer' }, (req, body, done) => {
     try { done(null, parseNdjsonBody(req, body as Buffer)) } catch (err) { done(err as Error, undefined) }
+  })
+  // The bytes as they are: the channel's format decodes them (ingest/formats/otlp-logs.ts).
+  app.addContentTypeParser(PROTOBUF_TYPES, { parseAs: 'buffer' }, (req, body, done) => {
+    if (req.channel?.config.format === 'otlp-logs') done(null, body)
+    else {
+      done(new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(req.headers['content-type'])} is accepted only on channels with format: otlp-logs. ` +
+        'Send application/json or application/x-ndjson'), undefined)
+    }
   })
 }
 

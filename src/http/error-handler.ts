@@ -82,15 +82,22 @@ function render (code: ProblemCode, detail: string, request: FastifyRequest,
   }
 }
 
-export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+/** A problem in the body an input format's clients expect instead of problem+json (OTLP: google.rpc.Status). */
+export type ProblemRenderer = (problem: Problem) => { readonly contentType: string, readonly body: string | Buffer }
+
+export function sendProblem (reply: FastifyReply, problem: Problem, render?: ProblemRenderer): FastifyReply {
   reply.request.errorCode = problem.body.code as string
   if (problem.body.errors !== undefined) reply.request.eventErrors = problem.body.errors as EventError[]
   if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
+  if (render !== undefined) {
+    const { contentType, body } = render(problem)
+    return reply.code(problem.status).type(contentType).send(body)
+  }
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.body)
 }
 
-/** Fastify error handler: one place where every failure becomes problem+json. */
-export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Fastify error handler: one place where every failure becomes problem+json (or a format's own error body). */
+export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply, render?: ProblemRenderer): FastifyReply {
   // Fastify asks to close the connection after every body-parser error, "as the client may send
   // more data". That is so only while the body has not arrived whole. Once it has, the requests
   // pipelined after it may already be started, and a close would drop their answers after their
@@ -100,7 +107,7 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
   if (problem.status >= 500 && problem.body.code === 'GW_ERR_INTERNAL') {
     request.log.error({ err }, 'request failed')
   }
-  return sendProblem(reply, problem)
+  return sendProblem(reply, problem, render)
 }
 
 /** Fastify `frameworkErrors`: router errors (malformed URL, over-long parameter) as problem+json too. */

@@ -1,27 +1,18 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
-import type { AckDispatcher } from '../delivery/ack-modes.js'
+import type { AckDispatcher, Acknowledgement } from '../delivery/ack-modes.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
+import type { MessageDedup } from '../front-door/message-dedup.js'
 import { SpoolFullError } from '../delivery/spool/spool-writer.js'
 import { BufferFullError, type DeliveryReport } from '../delivery/stream-producer.js'
+import type { InputFormatCodec } from '../ingest/formats/format.js'
+import { codecOf } from '../ingest/formats/input-formats.js'
 import { eventsOf, prepareRecords, rejectionOf, type Prepared } from '../ingest/prepare-records.js'
-import { decodeContentEncoding, registerBodyParsers } from './body-parsers.js'
+import type { OutgoingRecord } from '../kinesis/sink.js'
+import { decodeContentEncoding, PROTOBUF_TYPES, registerBodyParsers } from './body-parsers.js'
+import { errorHandler } from './error-handler.js'
 import { GatewayError } from './problems.js'
 import { requestFacts } from './request-facts.js'
-
-declare module 'fastify' {
-  /** Route config of the ingest routes (read by the front door too). */
-  interface FastifyContextConfig {
-    /** POST routes that write events (spend daily quota). */
-    ingest?: boolean
-    /** Set on alias routes: the channel the path stands for. */
-    channel?: string
-  }
-  interface FastifyRequest {
-    /** The channel of an ingest request, looked up before the body is read. */
-    channel: Channel | null
-  }
-}
 
 /** Seconds a client should wait before retrying events the gateway could not deliver. */
 const RETRY_AFTER_SECONDS = 1
@@ -54,9 +45,9 @@ const queuedSchema = {
 } as const
 
 /** POST /v1/:channel — validate, encode and deliver one event, a JSON array of events, or NDJSON. */
-export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks, aliases: ReadonlyMap<string, string>): void {
+export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, acks: AckDispatcher, frontDoor: FrontDoorHooks,
+  versions: readonly number[], aliases: ReadonlyMap<string, string>): void {
   registerBodyParsers(app)
-  app.decorateRequest('channel', null)
 
   const options = {
     schema: { response: { 200: acceptedSchema, 202: queuedSchema } },
@@ -64,38 +55,54 @@ export function ingestRoutes (app: FastifyInstance, registry: ChannelRegistry, a
     onRequest: frontDoor.onRequest,
     preHandler: frontDoor.preHandler,
     onSend: frontDoor.onSend,
+    // Errors in the body the channel's clients read (OTLP: google.rpc.Status); problem+json otherwise.
+    errorHandler: (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+      const codec = request.channel === null ? undefined : codecOf(request.channel.config.format)
+      const render = codec?.problem
+      if (render === undefined) return errorHandler(err, request, reply)
+      const binary = isProtobuf(request)
+      return errorHandler(err, request, reply, (p) => {
+        const a = render({ status: p.status, code: p.body.code as string, detail: p.body.detail as string }, binary)
+        return { contentType: a.contentType, body: asBuffer(a.body) }
+      })
+    },
     // Unknown channels are refused before a byte of the body is read (the front door's onRequest
     // has looked the channel up already; this holds without it). Callback-style: no promise per request.
     preParsing: (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, body?: RequestPayload) => void) => {
       try {
-        if (request.channel === null) {
-          const name = channelNameOf(request)
-          const channel = registry.get(name)
-          if (channel === undefined) {
-            throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}. Channels: ${registry.names().join(', ')}`)
-          }
-          request.channel = channel
-        }
+        request.channel ??= channelOf(registry, request)
         done(null, decodeContentEncoding(request, payload) as RequestPayload)
       } catch (err) {
         done(err as Error)
       }
     }
   }
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => await handleIngest(request, reply, acks)
-  app.post('/v1/:channel', { ...options, config: { ingest: true } }, handler)
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => await handleIngest(request, reply, acks, frontDoor.messages)
+  for (const version of versions) app.post(`/v${version}/:channel`, { ...options, config: { ingest: true, version } }, handler)
   // API Gateway stage paths (aliases: { "/prod/v1": events }): the same route, on a fixed channel.
   for (const [path, channel] of aliases) app.post(path, { ...options, config: { ingest: true, channel } }, handler)
 }
 
-/** The channel a request names: the :channel of /v1/:channel, or the one an alias route stands for. */
-export function channelNameOf (request: FastifyRequest): string {
-  return (request.params as { channel?: string }).channel ?? request.routeOptions.config.channel ?? ''
+/**
+ * The channel a request names, looked up once per request: the one an alias route stands for, or
+ * what /v<version>/:channel serves. Throws 404 GW_ERR_UNKNOWN_CHANNEL.
+ */
+export function channelOf (registry: ChannelRegistry, request: FastifyRequest): Channel {
+  const config = request.routeOptions.config
+  const name = config.channel ?? (request.params as { channel?: string }).channel ?? ''
+  const version = config.version ?? 1
+  const channel = config.channel !== undefined ? registry.get(name) : registry.resolve(version, name)
+  if (channel === undefined) {
+    throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(name)}${version === 1 ? '' : ` in version v${version}`}. Channels: ${registry.routeNames().join(', ')}`)
+  }
+  return channel
 }
 
-async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher): Promise<FastifyReply> {
+async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {
   const channel = request.channel as Channel
   const config = channel.config
+  const codec = codecOf(config.format)
+  if (codec !== undefined) return await ingestDecoded(request, reply, channel, codec, acks, messages)
   request.eventCount = Array.isArray(request.body) ? request.body.length : 1
   const events = eventsOf(request.body, config)
   const facts = requestFacts(request)
@@ -113,23 +120,9 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
   }
 
   const { ids } = prepared
-  let report: DeliveryReport
-  let mode: 'delivered' | 'buffered' | 'spool'
-  try {
-    const ack = await acks.accept(config.ack, channel.producer, records)
-    mode = ack.mode
-    report = ack.mode === 'delivered' ? ack.report : NONE_FAILED
-  } catch (err) {
-    if (err instanceof SpoolFullError) {
-      throw new GatewayError('GW_ERR_SPOOL_FULL', 'The gateway is saturated: its disk spool for this stream is full. Retry later; nothing was written',
-        { retryAfterSeconds: RETRY_AFTER_SECONDS })
-    }
-    if (err instanceof BufferFullError) {
-      throw new GatewayError('GW_ERR_UNAVAILABLE', 'The gateway is saturated: its send buffer for this stream is full. Retry later; nothing was written',
-        { retryAfterSeconds: RETRY_AFTER_SECONDS })
-    }
-    throw err
-  }
+  const ack = await deliver(acks, channel, records)
+  const mode = ack.mode
+  const report = ack.mode === 'delivered' ? ack.report : NONE_FAILED
   request.eventsWritten = records.length - report.failed
   if (prepared.failing > 0 || (partial && report.failed > 0)) {
     return reply.code(207).type(JSON_TYPE).send(multiStatus(prepared, mode, report, channel.quarantine !== null))
@@ -141,6 +134,89 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
 
 /** What buffered and spool acknowledgements report: nothing has failed (yet). */
 const NONE_FAILED: DeliveryReport = { failed: 0, shardIds: [], sequenceNumbers: [], errorCodes: null, errorMessages: null }
+
+/** Hands records over per the channel's ack mode; a full buffer or spool is a retryable 503 (nothing written). */
+async function deliver (acks: AckDispatcher, channel: Channel, records: readonly OutgoingRecord[]): Promise<Acknowledgement> {
+  try {
+    return await acks.accept(channel.config.ack, channel.producer, records)
+  } catch (err) {
+    if (err instanceof SpoolFullError) {
+      throw new GatewayError('GW_ERR_SPOOL_FULL', 'The gateway is saturated: its disk spool for this stream is full. Retry later; nothing was written',
+        { retryAfterSeconds: RETRY_AFTER_SECONDS })
+    }
+    if (err instanceof BufferFullError) {
+      throw new GatewayError('GW_ERR_UNAVAILABLE', 'The gateway is saturated: its send buffer for this stream is full. Retry later; nothing was written',
+        { retryAfterSeconds: RETRY_AFTER_SECONDS })
+    }
+    throw err
+  }
+}
+
+/**
+ * A channel with an input format (ingest/formats/): the same steps, the format's decoder in front
+ * and its answer behind. Events are taken one by one, as Segment and OTLP's partial_success define
+ * (the rule `invalid: partial` gives JSON channels): valid ones are written, invalid ones counted
+ * as rejected in the answer; only a request with no valid event is refused whole. Events whose
+ * de-duplication id (Segment messageId) was taken by an earlier try are not written again.
+ */
+async function ingestDecoded (request: FastifyRequest, reply: FastifyReply, channel: Channel, codec: InputFormatCodec,
+  acks: AckDispatcher, messages: MessageDedup): Promise<FastifyReply> {
+  const config = channel.config
+  const decoded = codec.decode(request.body, { config })
+  const facts = requestFacts(request)
+  const prepared = prepareRecords(channel, decoded.events, {
+    facts, headers: request.headers, spans: null, partitionKeys: decoded.partitionKeys, formatProblems: decoded.problems
+  })
+  const { count, failing, failed } = prepared
+  request.eventCount = count
+  // Refused events go to the channel's quarantine stream, as decoded (a Segment message without its writeKey).
+  const quarantined = failing > 0 ? channel.quarantine?.events(prepared, decoded.events, null, facts) ?? 0 : 0
+  const rejection = failing === count ? rejectionOf(prepared, config.name) : undefined
+  if (rejection !== undefined) throw quarantined === 0 ? rejection : rejection.with({ quarantined })
+  const claim = decoded.dedupIds === undefined ? null : await messages.claim(`${request.apiClient?.id ?? '-'}|${config.name}`, decoded.dedupIds, failed)
+  const sent: number[] = []
+  const records: OutgoingRecord[] = []
+  for (let i = 0; i < count; i++) {
+    if ((failed?.[i] ?? 0) !== 0 || claim?.skip[i] === 1) continue
+    sent.push(i)
+    records.push(prepared.records[i] as OutgoingRecord)
+  }
+  let report: DeliveryReport | undefined
+  try {
+    if (records.length > 0) {
+      const ack = await deliver(acks, channel, records)
+      if (ack.mode === 'delivered') report = ack.report
+    }
+  } catch (err) {
+    if (claim !== null) await messages.settle(claim, () => false)
+    throw err
+  }
+  const notWritten = report?.failed ?? 0
+  if (claim !== null) {
+    const written = new Uint8Array(count)
+    sent.forEach((i, j) => { if ((report?.errorCodes?.[j] ?? '') === '') written[i] = 1 })
+    await messages.settle(claim, (i) => written[i] === 1)
+  }
+  request.eventsWritten = records.length - notWritten
+  if (report !== undefined && notWritten > 0) {
+    throw notDelivered(sent.map((i) => prepared.ids[i] as string), report, sent, claim === null
+      ? 'retry the request (its clients resend it whole)'
+      : 'retry the request: messages already written are recognised by their messageId and not written again')
+  }
+  const answer = codec.answer({
+    count, accepted: count - failing, duplicates: claim?.duplicates ?? 0, rejected: failing, quarantined, errors: prepared.errors, binary: decoded.binary === true
+  })
+  return reply.code(answer.status).type(answer.contentType).send(asBuffer(answer.body))
+}
+
+function isProtobuf (request: FastifyRequest): boolean {
+  const type = request.headers['content-type']
+  return type !== undefined && PROTOBUF_TYPES.some((t) => type.toLowerCase().startsWith(t))
+}
+
+function asBuffer (body: string | Uint8Array): string | Buffer {
+  return typeof body === 'string' || Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+}
 
 /**
  * 207 Multi-Status (`invalid: partial`): one result per event, in request order, each with the
@@ -203,16 +279,21 @@ function queuedAnswer (ids: readonly string[], mode: 'buffered' | 'spool'): stri
   return out + ']}'
 }
 
-/** Partial (or total) failure: say exactly which events were written, so a client resends only the rest. */
-function notDelivered (ids: readonly string[], report: DeliveryReport): GatewayError {
+/**
+ * Partial (or total) failure: say exactly which events were written, so a client resends only the rest.
+ * `indexes`: the request positions of the events sent, when not all of them were (input formats).
+ */
+function notDelivered (ids: readonly string[], report: DeliveryReport, indexes?: readonly number[],
+  advice = 'resend only those with written=false'): GatewayError {
   const failed = report.failed
   const results = ids.map((id, i) => {
     const code = report.errorCodes?.[i] ?? ''
+    const index = indexes?.[i] ?? i
     return code === ''
-      ? { index: i, id, written: true, shardId: report.shardIds[i], sequenceNumber: report.sequenceNumbers[i] }
-      : { index: i, id, written: false, errorCode: code, reason: report.errorMessages?.[i] ?? code }
+      ? { index, id, written: true, shardId: report.shardIds[i], sequenceNumber: report.sequenceNumbers[i] }
+      : { index, id, written: false, errorCode: code, reason: report.errorMessages?.[i] ?? code }
   })
   return new GatewayError('GW_ERR_NOT_DELIVERED',
-    `${failed} of ${ids.length} event(s) were not written to Kinesis before their deadline; resend only those with written=false`,
+    `${failed} of ${ids.length} event(s) were not written to Kinesis before their deadline; ${advice}`,
     { extra: { written: ids.length - failed, notWritten: failed, events: results }, retryAfterSeconds: RETRY_AFTER_SECONDS })
 }

@@ -15,15 +15,17 @@ const SCHEMA_TYPE = 'application/schema+json'
  * and those its x-api-key allows), each with its routes, acknowledgement and invalid-event modes,
  * and its schema's ETag, which changes exactly when the schema does (a version a client can cache).
  */
-export function schemaRoutes (app: FastifyInstance, registry: ChannelRegistry, frontDoor: FrontDoorHooks, keys: ApiKeys): void {
-  app.get<{ Params: { channel: string } }>('/v1/:channel/schema', { onRequest: frontDoor.onRequest }, async (request, reply) => {
-    const channel = request.channel
-    if (channel === null) throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(request.params.channel)}`)
-    const { text, etag } = channel.schema
-    void reply.header('etag', etag).header('cache-control', 'no-cache')
-    if (matches(request.headers['if-none-match'], etag)) return await reply.code(304).send()
-    return await reply.type(SCHEMA_TYPE).send(text)
-  })
+export function schemaRoutes (app: FastifyInstance, registry: ChannelRegistry, frontDoor: FrontDoorHooks, keys: ApiKeys, versions: readonly number[]): void {
+  for (const version of versions) {
+    app.get<{ Params: { channel: string } }>(`/v${version}/:channel/schema`, { onRequest: frontDoor.onRequest, config: { version } }, async (request, reply) => {
+      const channel = request.channel
+      if (channel === null) throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(request.params.channel)}`)
+      const { text, etag } = channel.schema
+      void reply.header('etag', etag).header('cache-control', 'no-cache')
+      if (matches(request.headers['if-none-match'], etag)) return await reply.code(304).send()
+      return await reply.type(SCHEMA_TYPE).send(text)
+    })
+  }
 
   app.get('/v1/channels', async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers[API_KEY_HEADER]
@@ -36,12 +38,16 @@ export function schemaRoutes (app: FastifyInstance, registry: ChannelRegistry, f
       if (ch === undefined) return []
       const allowed = ch.config.access === 'open' || (client !== undefined && (client.channels === '*' || client.channels.includes(name)))
       if (!allowed) return []
+      const base = `/v${ch.config.version}/${ch.config.path}`
       return [{
         name,
-        url: `/v1/${name}`,
-        schema: `/v1/${name}/schema`,
+        url: base,
+        schema: `${base}/schema`,
+        version: ch.config.version,
+        deprecated: ch.config.deprecated !== null,
         schema_etag: ch.schema.etag,
         access: ch.config.access,
+        format: ch.config.format,
         ack: ch.config.ack,
         invalid: ch.config.invalid,
         max_events_per_request: ch.config.maxEventsPerRequest

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Channel, ChannelRegistry } from '../channels/channel-registry.js'
 import type { FrontDoorHooks } from '../front-door/front-door.js'
+import { codecOf } from '../ingest/formats/input-formats.js'
 import { eventsOf, prepareRecords } from '../ingest/prepare-records.js'
 import { decodeContentEncoding } from './body-parsers.js'
+import { channelOf } from './ingest-route.js'
 import { requestFacts } from './request-facts.js'
-import { GatewayError, type EventError } from './problems.js'
+import type { EventError } from './problems.js'
 
 interface DryRunAnswer {
   valid: boolean
@@ -38,26 +40,34 @@ const dryRunSchema = {
  * but nothing is written and no daily quota is spent. Answers 200 with every event's problems;
  * a body that POST /v1/:channel could not even parse gets the same 4xx problem.
  */
-export function validateRoute (app: FastifyInstance, registry: ChannelRegistry, frontDoor: FrontDoorHooks): void {
-  app.post<{ Params: { channel: string } }>('/v1/:channel/validate', {
-    schema: { response: { 200: dryRunSchema } },
-    // Same key and limits as a real send; no idempotency (nothing is written).
-    onRequest: frontDoor.onRequest,
-    preParsing: async (request, _reply, payload) => {
-      const channel = registry.get(request.params.channel)
-      if (channel === undefined) {
-        throw new GatewayError('GW_ERR_UNKNOWN_CHANNEL', `There is no channel named ${JSON.stringify(request.params.channel)}. Channels: ${registry.names().join(', ')}`)
+export function validateRoute (app: FastifyInstance, registry: ChannelRegistry, frontDoor: FrontDoorHooks, versions: readonly number[]): void {
+  for (const version of versions) {
+    app.post(`/v${version}/:channel/validate`, {
+      schema: { response: { 200: dryRunSchema } },
+      config: { version },
+      // Same key and limits as a real send; no idempotency (nothing is written).
+      onRequest: frontDoor.onRequest,
+      preParsing: async (request, _reply, payload) => {
+        request.channel ??= channelOf(registry, request)
+        return decodeContentEncoding(request, payload)
       }
-      request.channel = channel
-      return decodeContentEncoding(request, payload)
-    }
-  }, async (request) => dryRun(request, request.channel as Channel))
+    }, async (request) => dryRun(request, request.channel as Channel))
+  }
 }
 
 function dryRun (request: FastifyRequest, channel: Channel): DryRunAnswer {
   // The same steps as a real send (ingest/prepare-records.ts), without building record data.
-  const events = eventsOf(request.body, channel.config)
-  const prepared = prepareRecords(channel, events, { facts: requestFacts(request), headers: request.headers, spans: request.eventSpans, checkOnly: true })
+  // A channel with an input format (Segment, OTLP) is judged on what its decoder makes of the body.
+  const codec = codecOf(channel.config.format)
+  const decoded = codec === undefined ? { events: eventsOf(request.body, channel.config) } : codec.decode(request.body, { config: channel.config })
+  const prepared = prepareRecords(channel, decoded.events, {
+    facts: requestFacts(request),
+    headers: request.headers,
+    spans: codec === undefined ? request.eventSpans : null,
+    checkOnly: true,
+    partitionKeys: decoded.partitionKeys,
+    formatProblems: decoded.problems
+  })
   const { count, failing, errors } = prepared
   return { valid: failing === 0, events: count, passed: count - failing, failed: failing, errors }
 }

@@ -14,6 +14,7 @@ export function partitionKeyFor (source: PartitionKeySource, event: unknown, hea
   let value: unknown
   switch (source.kind) {
     case 'random':
+    case 'format':
       return eventId
     case 'header':
       value = headers[source.header]
@@ -28,10 +29,13 @@ export function partitionKeyFor (source: PartitionKeySource, event: unknown, hea
       break
   }
   if (value === undefined || value === null || value === '') return eventId
-  let key: string
-  if (typeof value === 'string') key = value
-  else if (typeof value === 'number' || typeof value === 'boolean') key = String(value)
-  else return { invalid: 'is an object or array; a partition key must be a string or a number' }
+  if (typeof value === 'string') return checkedKey(value)
+  if (typeof value === 'number' || typeof value === 'boolean') return checkedKey(String(value))
+  return { invalid: 'is an object or array; a partition key must be a string or a number' }
+}
+
+/** A key Kinesis accepts as it is, or why not (also for keys an input format chose). */
+export function checkedKey (key: string): PartitionKeyResult {
   // Length in characters as Kinesis counts them (Unicode code points); .length is a fast upper bound.
   if (key.length > KINESIS_MAX_PARTITION_KEY_CHARS && [...key].length > KINESIS_MAX_PARTITION_KEY_CHARS) {
     return { invalid: `is longer than ${KINESIS_MAX_PARTITION_KEY_CHARS} characters, the Kinesis limit for partition keys` }

@@ -6,7 +6,7 @@ import { GatewayError, type EventError } from '../http/problems.js'
 import type { OutgoingRecord } from '../kinesis/sink.js'
 import { collectEventErrors, MAX_REPORTED_ERRORS } from '../validation/schema-registry.js'
 import type { EventSpans } from './event-spans.js'
-import { partitionKeyFor } from './partition-key.js'
+import { checkedKey, partitionKeyFor } from './partition-key.js'
 import type { RecordEncoder, RequestFacts } from './record-encoder.js'
 
 /**
@@ -66,6 +66,10 @@ export interface PrepareOptions {
   readonly spans: EventSpans | null
   /** Dry run: sizes only, no record data built. */
   readonly checkOnly?: boolean
+  /** Per event, the key an input format chose (Segment: userId, else anonymousId); undefined = the channel's rule. */
+  readonly partitionKeys?: ReadonlyArray<string | undefined>
+  /** Per event, a problem an input format found (its own required fields): the event fails as 'schema'. */
+  readonly formatProblems?: ReadonlyArray<EventError | undefined>
 }
 
 /** The events of a body: a single object, an array (JSON batch) or the lines of NDJSON. Throws GatewayError. */
@@ -123,12 +127,18 @@ export function prepareRecords (channel: PreparingChannel, events: readonly unkn
       fail(i, 'malformed', { index: i, pointer: '', reason: `is not valid JSON: ${event.reason}` })
       continue
     }
+    const refused = opts.formatProblems?.[i]
+    if (refused !== undefined) {
+      fail(i, 'schema', refused)
+      continue
+    }
     if (!validate(event)) {
       collectEventErrors(i, validate.errors, errors)
       fail(i, 'schema', undefined)
       continue
     }
-    const partitionKey = routable ? id : partitionKeyFor(config.partitionKey, event, opts.headers, id)
+    const own = opts.partitionKeys?.[i]
+    const partitionKey = routable ? id : own !== undefined ? checkedKey(own) : partitionKeyFor(config.partitionKey, event, opts.headers, id)
     if (typeof partitionKey !== 'string') {
       const where = config.partitionKey.kind === 'pointer' ? config.partitionKey.pointer : ''
       fail(i, 'partitionKey', { index: i, pointer: where, reason: `partition key ${partitionKey.invalid}` })

@@ -5,6 +5,8 @@
  * The envelope (snake_case, because Glue and Athena lower-case column names):
  *   {"event_id":"<uuid>","received_at":"<ISO-8601>","channel":"<name>",
  *    "source_ip":"<client ip>","user_agent":"<UA or null>"[,"client_id":"<key id>"],"data":<the event as sent>}
+ * A channel whose configuration names its `version` adds `"schema_version":<n>` after "channel":
+ * the version of the schema the event was validated against.
  *
  * What is fixed per channel (its name, the field names) is serialized once, when the channel is
  * built; what is fixed per request (time, address, agent, client) once per request, as bytes;
@@ -41,18 +43,19 @@ const RAW: RequestEnvelope = { middle: null }
 /** A channel's record format, made once per channel. */
 export class RecordEncoder {
   readonly raw: boolean
-  private readonly channelJson: string
+  /** `"channel":"orders"`, and `,"schema_version":2` on versioned channels: made once. */
+  private readonly channelPart: string
 
-  constructor (channel: string, record: 'envelope' | 'raw') {
+  constructor (channel: string, record: 'envelope' | 'raw', schemaVersion?: number) {
     this.raw = record === 'raw'
-    this.channelJson = JSON.stringify(channel)
+    this.channelPart = JSON.stringify(channel) + (schemaVersion === undefined ? '' : ',"schema_version":' + String(schemaVersion))
   }
 
   /** The part of every envelope of one request that lies between the event id and the event. */
   forRequest (facts: RequestFacts): RequestEnvelope {
     if (this.raw) return RAW
     const middle = '","received_at":"' + facts.receivedAt +
-      '","channel":' + this.channelJson +
+      '","channel":' + this.channelPart +
       ',"source_ip":' + (facts.sourceIp === undefined ? 'null' : JSON.stringify(facts.sourceIp)) +
       ',"user_agent":' + (facts.userAgent === undefined ? 'null' : JSON.stringify(facts.userAgent)) +
       (facts.clientId === undefined ? '' : ',"client_id":' + JSON.stringify(facts.clientId)) +

@@ -92,6 +92,7 @@ export class GatewayMetrics {
   private readonly idempotentReplays: Counter<'channel'>
   private readonly recordsLost: Counter<'stream' | 'mode' | 'error_code'>
   private readonly eventsQuarantined: Counter<'channel' | 'reason'>
+  private readonly deprecatedRequests: Counter<'channel' | 'client_id'>
   private readonly quarantineLost: Counter<'channel' | 'error_code'>
   private readonly ackSeconds: Histogram<'channel'>
   private readonly recordsSent: Counter<'stream'>
@@ -126,6 +127,7 @@ export class GatewayMetrics {
     this.idempotentReplays = new Counter({ name: p + 'idempotent_replays_total', help: 'Requests answered with the stored answer of their Idempotency-Key (nothing written)', labelNames: ['channel'], registers })
     this.recordsLost = new Counter({ name: p + 'records_lost_total', help: 'Acknowledged records (ack: buffered) that Kinesis refused for good: lost', labelNames: ['stream', 'mode', 'error_code'], registers })
     this.eventsQuarantined = new Counter({ name: p + 'events_quarantined_total', help: 'Events (or bodies that are not JSON) sent to the channel\'s quarantine stream, by problem kind (schema, partitionKey, tooLarge, malformed)', labelNames: ['channel', 'reason'], registers })
+    this.deprecatedRequests = new Counter({ name: p + 'deprecated_requests_total', help: 'Requests to a deprecated channel version, by channel and API key id ("" without a key): who still sends to it', labelNames: ['channel', 'client_id'], registers })
     this.quarantineLost = new Counter({ name: p + 'quarantine_records_lost_total', help: 'Quarantine records that could not be queued (buffer full) or that Kinesis refused for good', labelNames: ['channel', 'error_code'], registers })
     this.ackSeconds = new Histogram({ name: p + 'ack_duration_seconds', help: 'Time from receipt of an ingest request to its answer', labelNames: ['channel'], buckets: LATENCY_BUCKETS, registers })
     this.recordsSent = new Counter({ name: p + 'records_sent_total', help: 'Records Kinesis accepted (PutRecords entries without an ErrorCode)', labelNames: ['stream'], registers })
@@ -209,6 +211,11 @@ export class GatewayMetrics {
       return
     }
     counterFor(this.channel(channel).throttled, reason, () => this.requestsThrottled.labels({ channel, reason })).inc()
+  }
+
+  /** A request to a deprecated channel version. */
+  deprecatedRequest (channel: string, clientId: string | null): void {
+    this.deprecatedRequests.labels({ channel, client_id: clientId ?? '' }).inc()
   }
 
   /** What the channels' quarantines report. */

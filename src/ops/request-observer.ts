@@ -1,24 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RejectionRing } from '../console/rejection-ring.js'
-import type { EventError } from '../http/problems.js'
 import type { LoggingConfig } from '../config/types.js'
 import { REPLAYED_HEADER } from '../front-door/idempotency.js'
 import type { GatewayMetrics } from './metrics.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Events in the body of an ingest request, once parsed (0 before). */
-    eventCount: number
-    /** Events of this request written to Kinesis. */
-    eventsWritten: number
-    /** GW_ERR_* code of the problem answered, if any (set by error-handler.ts). */
-    errorCode: string | null
-    /** Which limit refused the request with 429 ("api_key", "channel", "gateway"; set by the front door). */
-    limitedBy: string | null
-    /** Per-event errors of a refused request or of a 207 (set only on those paths), for the console. */
-    eventErrors: readonly EventError[] | null
-  }
-}
 
 /**
  * One hook per answered request: the request metrics, and at most one log line (method, route,
@@ -29,11 +13,6 @@ declare module 'fastify' {
  * ring: one comparison for every other request.
  */
 export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig, ring?: RejectionRing): void {
-  app.decorateRequest('eventCount', 0)
-  app.decorateRequest('eventsWritten', 0)
-  app.decorateRequest('errorCode', null)
-  app.decorateRequest('limitedBy', null)
-  app.decorateRequest('eventErrors', null)
   const sampleRate = logging.successSampleRate
 
   // Callback-style (nothing is awaited): no promise per request.
@@ -65,7 +44,7 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
       replayed: reply.hasHeader(REPLAYED_HEADER)
     })
 
-    if (ring !== undefined && (status >= 400 || status === 207) && (channel !== undefined || route?.startsWith(CHANNEL_ROUTE) === true)) {
+    if (ring !== undefined && (status >= 400 || status === 207) && (channel !== undefined || (route !== undefined && CHANNEL_ROUTE.test(route)))) {
       ring.add({
         channel,
         route: route ?? 'unmatched',
@@ -98,8 +77,8 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
   }
 }
 
-/** The channel routes (sending, dry run, schema), whose refusals the console lists. */
-const CHANNEL_ROUTE = '/v1/:channel'
+/** The channel routes of every version (sending, dry run, schema), whose refusals the console lists. */
+const CHANNEL_ROUTE = /^\/v\d+\/:channel/
 
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
 

@@ -7,6 +7,7 @@ import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { runCli } from '../helpers/run-cli.js'
 import { lines, messages, readStateFile, startShip, until, untilEvent, untilEvents } from '../helpers/ship-run.js'
 import { testKinesisClient } from '../helpers/stream-reader.js'
+import { FAST, text } from '../helpers/ship.js'
 
 /**
  * Issue 16: `kinesis-gateway ship` as a user runs it (a child process), real files in a temporary
@@ -16,11 +17,6 @@ const kinesis = await startKinesalite()
 t.teardown(() => kinesis.close())
 const reader = testKinesisClient(kinesis.endpoint)
 t.teardown(() => reader.destroy())
-
-/** Fast timings for tests: the defaults (1 s linger and poll, 5 s rotate wait) only make the waits longer. */
-const FAST = ['--linger-ms', '50', '--poll-ms', '100', '--rotate-wait-ms', '300']
-
-const text = (ls: readonly string[]): string => ls.map((l) => l + '\n').join('')
 
 t.test('growth, a partly written line, a file created after start; text events carry file and host; SIGTERM checkpoints', async (t) => {
   const dir = t.testdir({})

@@ -9,6 +9,7 @@ import { freePort, startKinesalite } from '../helpers/kinesis-servers.js'
 import { metricValue, scrape } from '../helpers/metrics-text.js'
 import { lines, messages, readStateFile, startShip, until, untilEvent, untilEvents } from '../helpers/ship-run.js'
 import { testKinesisClient } from '../helpers/stream-reader.js'
+import { text } from '../helpers/ship.js'
 
 /**
  * Issue 16, faults while shipping: the gateway restarts, Kinesis behind it is out for ~3 s (the
@@ -16,7 +17,6 @@ import { testKinesisClient } from '../helpers/stream-reader.js'
  * and the shipper is killed with SIGKILL with a batch in flight. Lines are read back with GetRecords.
  */
 const FAST = ['--linger-ms', '50', '--poll-ms', '100']
-const text = (ls: readonly string[]): string => ls.map((l) => l + '\n').join('')
 
 t.test('a gateway restart: the shipper waits while it is down and loses nothing', async (t) => {
   const kinesis = await startKinesalite()

@@ -5,6 +5,7 @@ import { startGateway, uniqueStream } from '../helpers/gateway.js'
 import { startKinesalite } from '../helpers/kinesis-servers.js'
 import { lines, messages, readStateFile, shippedEvents, startShip, until, untilEvent, untilEvents } from '../helpers/ship-run.js'
 import { testKinesisClient } from '../helpers/stream-reader.js'
+import { FAST, text } from '../helpers/ship.js'
 
 /**
  * Issue 16: `kinesis-gateway ship` through log rotation, as a user runs it (a child process), real files in a temporary
@@ -14,11 +15,6 @@ const kinesis = await startKinesalite()
 t.teardown(() => kinesis.close())
 const reader = testKinesisClient(kinesis.endpoint)
 t.teardown(() => reader.destroy())
-
-/** Fast timings for tests: the defaults (1 s linger and poll, 5 s rotate wait) only make the waits longer. */
-const FAST = ['--linger-ms', '50', '--poll-ms', '100', '--rotate-wait-ms', '300']
-
-const text = (ls: readonly string[]): string => ls.map((l) => l + '\n').join('')
 
 t.test('rotation by rename-and-create: the old file is read to its end (even lines written after the rename), then released', async (t) => {
   const dir = t.testdir({})

@@ -73,11 +73,17 @@ t.test('a good configuration: typed, with defaults, embedded Kinesis by default'
     schemaFile: join(dir, 'schemas/events.json'),
     partitionKey: { kind: 'random' },
     record: 'envelope',
+    format: 'json',
     maxEventsPerRequest: DEFAULTS.maxEventsPerRequest,
     aggregate: null,
     ack: 'delivered',
     invalid: 'reject',
     quarantine: undefined,
+    version: 1,
+    path: 'events',
+    versioned: false,
+    deprecated: null,
+    maxRecordBytes: 1024 * 1024,
     access: 'open',
     corsOrigins: [],
     beacon: false
@@ -333,4 +339,30 @@ t.test('schema files: missing, not JSON, not a schema', async (t) => {
   const notSchema = await configError(t, () => compileChannelSchemas(bad.channels.values(), bad.configFile))
   t.match(notSchema, join(badDir, 'schemas/orders.json'))
   t.match(notSchema, /Fix: correct the (schema|file)/)
+})
+
+t.test('input formats: defaults per format, the JSON limit of 500, and a bad format names its choices', async (t) => {
+  const file = '/srv/gw/kinesis-gateway.yaml'
+  const config = parseConfig(`channels:
+  shop: { stream: s, schema: s.json, format: segment }
+  keyed: { stream: s, schema: s.json, format: segment, partitionKey: /properties/cart }
+  logs: { stream: l, schema: s.json, format: otlp-logs }
+  big: { stream: l, schema: s.json, format: otlp-logs, maxEventsPerRequest: 50000 }
+`, file, {})
+  const shop = config.channels.get('shop')
+  t.equal(shop?.format, 'segment')
+  t.same(shop?.partitionKey, { kind: 'format' }, 'Segment channels are keyed by userId/anonymousId unless partitionKey says otherwise')
+  t.equal(shop?.maxEventsPerRequest, DEFAULTS.segmentMaxEventsPerRequest)
+  t.equal(shop?.invalid, 'partial', 'format channels take events one by one')
+  t.same(config.channels.get('keyed')?.partitionKey, { kind: 'pointer', pointer: '/properties/cart', tokens: ['properties', 'cart'] })
+  t.same(config.channels.get('logs')?.partitionKey, { kind: 'random' })
+  t.equal(config.channels.get('logs')?.maxEventsPerRequest, DEFAULTS.otlpMaxEventsPerRequest, 'room for the Collector\'s 8,192-record batches')
+  t.equal(config.channels.get('big')?.maxEventsPerRequest, 50_000)
+
+  t.match(await configError(t, () => parseConfig('channels:\n  e: { stream: e, schema: s.json, format: protobuf }\n', file, {})),
+    /channels\.e\.format: must be one of "json", "segment", "otlp-logs"\. Fix: use "json"/)
+  t.match(await configError(t, () => parseConfig('channels:\n  e: { stream: e, schema: s.json, maxEventsPerRequest: 600 }\n', file, {})),
+    /channels\.e\.maxEventsPerRequest: must be <= 500 on a JSON channel\. Fix:/)
+  t.match(await configError(t, () => parseConfig('channels:\n  e: { stream: e, schema: s.json, format: segment, invalid: reject }\n', file, {})),
+    /channels\.e\.invalid: does not apply to a format: segment channel.*Fix: remove it/)
 })

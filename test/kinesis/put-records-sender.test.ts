@@ -98,18 +98,7 @@ Promise<{ requests: SeenRequest[], port: number, client: KinesisClient }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const port = (server.address() as AddressInfo).port
-  const client = createKinesisClient({
-    mode: 'endpoint',
-    region: 'eu-west-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    embeddedPort: 0,
-    localCredentials: true,
-    createStreams: false,
-    createdStreamShards: 1,
-    connectTimeoutMs: 1000,
-    requestTimeoutMs: 2000,
-    maxSockets: 2
-  }, { maxAttempts: 1 })
+  const client = createKinesisClient(localKinesis(port), { maxAttempts: 1 })
   t.teardown(() => client.destroy())
   return { requests, port, client }
 }
