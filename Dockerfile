@@ -34,6 +34,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
 COPY kinesis-gateway.yaml openapi.yaml ./
+# The operator console's page (plain HTML, JS and CSS, read at start; no build step).
+COPY assets ./assets
 # Files stay owned by root and read-only to the process; it runs as the image's unprivileged "node" user.
 # The one writable place: the disk spool of channels with `ack: spool` (spool.dir, default spool-data
 # beside the configuration file). Mount a volume there so acknowledged events survive the container.

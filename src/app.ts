@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { pino, type DestinationStream, type LoggerOptions } from 'pino'
 import { buildChannelTable, ChannelRegistry } from './channels/channel-registry.js'
@@ -20,11 +21,15 @@ import { KinesisReachability } from './ops/kinesis-reachability.js'
 import { Readiness } from './ops/readiness.js'
 import { ensureStreams } from './kinesis/stream-admin.js'
 import { loadConfig } from './config/load-config.js'
-import { describeTarget } from './config/kinesis-target.js'
+import { describeTarget, targetSummary } from './config/kinesis-target.js'
 import { DEFAULTS } from './config/limits.js'
 import { metricsRoutes, type MetricsEndpoint } from './http/metrics-route.js'
 import { decorateRequestFields } from './http/request-fields.js'
 import { requestIdOf } from './http/request-id.js'
+import { apiDocsRoutes } from './http/api-docs-routes.js'
+import { consoleRoutes } from './console/console-routes.js'
+import { RejectionRing } from './console/rejection-ring.js'
+import { clusterWorkerView, localView, type GatewayView, type WorkerPart } from './ops/gateway-view.js'
 import { ConfigReloader, type ReloadResult } from './ops/config-reloader.js'
 import { loggerOptions } from './ops/logger.js'
 import { GatewayMetrics } from './ops/metrics.js'
@@ -54,6 +59,8 @@ declare module 'fastify' {
       readonly metrics: GatewayMetrics
       /** "public" or the address of the separate metrics listener. */
       readonly metricsEndpoint: MetricsEndpoint
+      /** The whole gateway's figures (in a cluster: every worker's, through the primary). */
+      readonly view: GatewayView
       readonly reloader: ConfigReloader
       /** Reloads channels and schemas now (what SIGHUP and file changes do). */
       reload: (trigger?: string) => Promise<ReloadResult>
@@ -144,7 +151,34 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     })
     await reloader.init()
     for (const name of registry.names()) metrics.prepareChannel(name)
-    const metricsEndpoint = metricsRoutes(app, metrics, config.metrics)
+    // The console's ring of rejected requests: filled only on refusals, and only when the console is on.
+    const ring = config.console.enabled ? new RejectionRing((name) => registry.get(name) !== undefined) : undefined
+    // Set once the front door exists (below); read only when the console or the primary asks.
+    let redisState = (): string => 'off'
+    const part = async (): Promise<WorkerPart> => {
+      const report = readiness.report()
+      return {
+        metrics: await metrics.registry.getMetricsAsJSON(),
+        rejections: ring?.list() ?? [],
+        worker: { pid: process.pid, uptimeSeconds: Math.round(process.uptime()), ready: report.ready, draining: report.draining, redis: redisState(), streams: report.streams }
+      }
+    }
+    const view = cluster.isWorker ? clusterWorkerView(metrics.registry, part) : localView(metrics.registry, part)
+    const gatewayApp = app
+    const consoleOn = config.console.enabled
+      ? async (server: FastifyInstance): Promise<void> => {
+        await consoleRoutes(server, {
+          gateway: gatewayApp,
+          view,
+          registry,
+          version,
+          kinesis: targetSummary(kinesis),
+          delivery: config.delivery,
+          config: config.console
+        })
+      }
+      : undefined
+    const metricsEndpoint = metricsRoutes(app, view, metrics.contentType, config.metrics, config.console.listener === 'metrics' ? consoleOn : undefined)
     app.decorate('gateway', {
       config,
       kinesis,
@@ -154,12 +188,13 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
       version,
       metrics,
       metricsEndpoint,
+      view,
       reloader,
       acks: ackDispatcher,
       shards,
       reload: async (trigger?: string) => await reloader.reload(trigger)
     })
-    requestObserver(app, metrics, config.logging)
+    requestObserver(app, metrics, config.logging, ring)
 
     // Callback-style hooks where nothing is awaited: no promise per request (profiled hot path).
     app.addHook('onRequest', (request, reply, done) => {
@@ -173,6 +208,7 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     // Route prefixes /v1, /v2, ...: the versions configured at start (a new one needs a restart).
     const versions = [...new Set([1, ...[...config.channels.values()].map((c) => c.version)])].sort((a, b) => a - b)
     const frontDoor = app.frontDoor
+    redisState = frontDoor.sharedState
     const spooledStreams = core.spooledStreams
     registerScrapedMetrics(metrics.registry, {
       sharedState: frontDoor.sharedState,
@@ -188,6 +224,8 @@ export async function buildApp (config: GatewayConfig, options: BuildOptions = {
     validateRoute(app, registry, frontDoorHooks, versions)
     schemaRoutes(app, registry, frontDoorHooks, frontDoorHooks.keys, versions)
     frontDoorRoutes(app, frontDoorHooks, versions, config.aliases)
+    await apiDocsRoutes(app)
+    if (consoleOn !== undefined && config.console.listener === 'public') await consoleOn(app)
 
     app.addHook('onReady', async () => { await Promise.all([readiness.start(), shards.start()]) })
     // While closing, a keep-alive connection whose last request just finished would hold the

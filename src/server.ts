@@ -10,10 +10,11 @@ import { leftEmbeddedWarning } from './config/kinesis-target.js'
 import { quietSdkNodeWarning } from './config/load-config.js'
 import type { GatewayConfig } from './config/types.js'
 import { runPrimary } from './ops/cluster.js'
+import { installWorkerSide } from './ops/gateway-view.js'
 import { loggerOptions } from './ops/logger.js'
 import { nodeSupportNotice } from './ops/node-support.js'
 import { explainStartFailure } from './ops/start-failure.js'
-import { startLine, startMessage, tryIt } from './ops/start-line.js'
+import { consoleAddress, startLine, startMessage, tryIt } from './ops/start-line.js'
 
 // Before any Kinesis client exists: the SDK's notice is replaced by one line of ours (below).
 const sayNodeNotice = quietSdkNodeWarning()
@@ -25,6 +26,8 @@ async function main (): Promise<void> {
     process.exitCode = await runPrimary(config)
     return
   }
+  // A worker answers the primary's metric requests from its first moment (with nothing until built).
+  if (cluster.isWorker) installWorkerSide()
   let app: FastifyInstance
   try {
     app = await buildApp(config)
@@ -93,9 +96,11 @@ async function main (): Promise<void> {
       host: config.server.host,
       port: (app.server.address() as AddressInfo).port
     })
+    const consoleUrl = consoleAddress(app, address)
     app.log.info(`embedded Kinesis server at ${kinesis.endpoint ?? ''} (in memory, development only). Try, from this folder:\n` +
       `  ${hint.curl}\n` +
-      `  ${hint.tail}    # read the stream back, decoded`)
+      `  ${hint.tail}    # read the stream back, decoded` +
+      (consoleUrl !== undefined ? `\n  open ${consoleUrl.replace(/\/\/(0\.0\.0\.0|127\.0\.0\.1|\[::1?\])(?=:)/, '//localhost')}    # the operator console: live rates, rejections, a form to try events` : ''))
   }
 }
 

@@ -153,7 +153,8 @@ function routesOf (gw: RunningGateway): Set<string> {
     const path = (stack[depth - 1] ?? '') + (m[2] ?? '')
     stack[depth] = path
     for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')) {
-      if (method !== 'HEAD') out.add(`${method} ${path}`)
+      // Swagger UI's own files under /docs/ (its page, script and assets) are not API routes.
+      if (method !== 'HEAD' && !path.startsWith('/docs/')) out.add(`${method} ${path}`)
     }
   }
   return out
@@ -366,4 +367,44 @@ t.test('front door: keys, limits, quota, idempotency, CORS, beacons, dry runs an
   t.same(bodies.get('replay'), bodies.get('first with Idempotency-Key'), 'the replay is the first answer')
   t.match(bodies.get('dry run valid'), { valid: true, events: 1, passed: 1, failed: 0, errors: [] })
   t.match(bodies.get('dry run invalid'), { valid: false, events: 3, passed: 1, failed: 2 })
+})
+
+t.test('the document served (/openapi.json, /openapi.yaml, /docs) and the console routes, as documented', async (t) => {
+  const stream = uniqueStream()
+  const gw = await startGateway(t, {
+    endpoint: kinesis.endpoint,
+    channels: { orders: { stream, schema: 'schemas/order.json', partitionKey: '/user_id' } }
+  })
+  const asJson = await fetch(`${gw.url}/openapi.json`)
+  t.same(await conforms(t, '/openapi.json', 'get', asJson, 'openapi.json'), doc, '/openapi.json is the tested document')
+  const asYaml = await fetch(`${gw.url}/openapi.yaml`)
+  t.equal(asYaml.status, 200)
+  t.equal(await asYaml.text(), readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8'), '/openapi.yaml is the file itself')
+  const ui = await fetch(`${gw.url}/docs`)
+  t.equal(ui.status, 200)
+  t.match(ui.headers.get('content-type'), /^text\/html/)
+  t.match(await ui.text(), /swagger/i, '/docs is Swagger UI')
+  const uiConfig = await fetch(`${gw.url}/docs/json`)
+  t.same(await uiConfig.json(), doc, 'Swagger UI renders the same document')
+
+  for (const [path, type] of [['/console', 'text/html'], ['/console/console.js', 'text/javascript'], ['/console/console.css', 'text/css']] as const) {
+    const res = await fetch(gw.url + path)
+    t.equal(res.status, 200, `${path}: 200`)
+    t.equal((res.headers.get('content-type') ?? '').split(';')[0], type, `${path}: ${type}`)
+    t.match(res.headers.get('content-security-policy'), /default-src 'none'/, `${path}: CSP`)
+    await res.arrayBuffer()
+  }
+  await (await fetch(`${gw.url}/v1/orders`, { method: 'POST', body: '{"order_id":1}', headers: { 'content-type': 'application/json' } })).arrayBuffer()
+  const feed = await conforms(t, '/console/feed', 'get', await fetch(`${gw.url}/console/feed`), 'feed')
+  t.match(feed, { channels: [{ name: 'orders', requests: 1, requestsRejected: 1 }], rejections: [{ channel: 'orders', status: 400, code: 'GW_ERR_INVALID_EVENTS' }] })
+  const channels = await conforms(t, '/console/channels', 'get', await fetch(`${gw.url}/console/channels`), 'channels')
+  t.match(channels, { channels: [{ name: 'orders', example: { order_id: 'order_id-1', user_id: 'user_id-1', amount: 0 } }] }, 'a valid example from the schema')
+  const form = { 'content-type': 'application/json', 'x-kinesis-gateway-console': '1' }
+  for (const [label, url, status] of [['try', '/console/try/orders?mode=validate', 200], ['try an unknown channel', '/console/try/nope?mode=send', 404],
+    ['try without a mode', '/console/try/orders', 400]] as const) {
+    const res = await fetch(gw.url + url, { method: 'POST', body: '{"order_id":"o"}', headers: form })
+    t.equal(res.status, status, `${label}: ${status}`)
+    const body = await conforms(t, '/console/try/{channel}', 'post', res, label)
+    if (status === 200) t.match(body, { status: 200, body: { valid: false, errors: [{ index: 0, pointer: '/user_id' }] } }, 'the dry run answer, as the gateway gave it')
+  }
 })

@@ -30,6 +30,9 @@ export async function checkConfigCommand (args: string[], io: CliIo): Promise<nu
   for (const c of list) io.stdout.write(`  ${describeChannel(c, file)}\n`)
   // Offline: nothing is contacted, but where records would go with this environment is worth seeing.
   io.stdout.write(`  Kinesis with this environment: ${targetSummary(checked.kinesis)}\n`)
+  // Where the console is served, and why: it shows partners' client ids and rejected events.
+  io.stdout.write(`  Console (/console) in development: ${checked.console.reason}\n`)
+  io.stdout.write(`  Console with NODE_ENV=production: ${checked.console.inProduction}\n`)
   return EXIT_OK
 }
 

@@ -101,6 +101,14 @@ export const configFileSchema = {
         public: { type: 'boolean' }
       }
     },
+    console: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        adminKeySha256: { type: 'string' }
+      }
+    },
     logging: {
       type: 'object',
       additionalProperties: false,
@@ -232,6 +240,8 @@ export const FIX_HINTS: Record<string, string> = {
   'spool.maxBytes': 'give the disk budget per stream in bytes, at least 1048576',
   'kinesis.endpoint': 'give a URL such as http://localhost:4566, or remove the key to use AWS',
   'metrics.port': 'use a port from 1 to 65535 for a separate metrics listener, or remove the key to serve /metrics on the main port',
+  'console.enabled': 'use true to serve the operator console (/console), false to switch it off (production default: off)',
+  'console.adminKeySha256': 'give the SHA-256 hex digest of an admin key (the key itself is never stored), or remove the key',
   'logging.successSampleRate': 'use a number from 0 (log no successful request) to 1 (log every request)',
   'channels.*.access': 'use "open" (anyone may write, e.g. apps) or "api-key" (an x-api-key listed under apiKeys is required)',
   'channels.*.cors': 'list allowed browser origins as scheme://host[:port] without a path, such as ["https://shop.example.com"], or ["*"] for any origin',

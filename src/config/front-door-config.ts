@@ -19,7 +19,7 @@ export interface RawChannelFrontDoor {
   beacon?: boolean
 }
 
-const HASH_FIX = 'put the SHA-256 of the key as 64 hex characters, e.g. the output of ' +
+export const HASH_FIX = 'put the SHA-256 of the key as 64 hex characters, e.g. the output of ' +
   'node -e "console.log(require(\'node:crypto\').createHash(\'sha256\').update(process.argv[1]).digest(\'hex\'))" \'<the key>\''
 
 /** Burst defaults to half a second's worth (API Gateway's 10,000/s with 5,000 burst), at least 1. */

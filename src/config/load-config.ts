@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from './config-error.js'
 import { configFileSchema, FIX_HINTS } from './config-schema.js'
+import { consoleSettings, type RawConsole } from './console-config.js'
 import { channelFrontDoor, frontDoorSettings, type RawChannelFrontDoor, type RawFrontDoor } from './front-door-config.js'
 import { DEFAULTS, KINESIS_MAX_RECORD_BYTES } from './limits.js'
 import type { ChannelConfig, Deprecation, GatewayConfig, InputFormat, KinesisChooser, KinesisConfig, PartitionKeySource } from './types.js'
@@ -69,6 +70,7 @@ interface RawConfig extends RawFrontDoor {
   shutdown?: { graceMs?: number, deadlineMs?: number }
   readinessRefreshMs?: number
   metrics?: { port?: number, host?: string, public?: boolean }
+  console?: RawConsole
   logging?: { format?: 'json' | 'pretty' | 'auto', successSampleRate?: number }
   channels: Record<string, RawChannel>
   aliases?: Record<string, string>
@@ -138,7 +140,7 @@ function deprecationOf (raw: RawChannel['deprecated'], where: string, problems: 
 }
 
 /** Paths an alias may not take: the gateway's own routes. */
-const RESERVED_PATH = /^\/(v\d+(\/|$)|healthz\/?$|readyz\/?$|metrics\/?$|$)/
+const RESERVED_PATH = /^\/(v\d+(\/|$)|healthz\/?$|readyz\/?$|metrics\/?$|console(\/|$)|docs(\/|$)|openapi\.(json|yaml)$|$)/
 
 /** Validates configuration text (YAML or JSON) read from `file`, with environment overrides. */
 export function parseConfig (text: string, file: string, env: Env = process.env): GatewayConfig {
@@ -159,6 +161,8 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
   const kinesis = kinesisSettings(raw, env, production, file, problems)
   const port = portFrom(env.PORT, 'PORT', DEFAULTS.port, problems)
   const metricsPort = metricsPortOf(raw, env, production, file, problems)
+  const consoleConfig = consoleSettings(raw.console, production, metricsPort, file, problems,
+    production ? metricsPort : metricsPortOf(raw, env, true, file, []))
   const logFormat = env.LOG_FORMAT ?? raw.logging?.format ?? 'auto'
   if (logFormat !== 'json' && logFormat !== 'pretty' && logFormat !== 'auto') {
     problems.push(`LOG_FORMAT: "${logFormat}". Fix: use json, pretty or auto (pretty on a terminal, else json)`)
@@ -227,7 +231,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
     if (!channels.has(channel)) {
       problems.push(`${file}: aliases.${path}: channel "${channel}" is not configured. Fix: name one of ${[...channels.keys()].join(', ')}`)
     } else if (RESERVED_PATH.test(path)) {
-      problems.push(`${file}: aliases.${path}: the gateway's own routes use this path. Fix: choose a path outside /v1/, /healthz, /readyz and /metrics (e.g. /prod/v1)`)
+      problems.push(`${file}: aliases.${path}: the gateway's own routes use this path. Fix: choose a path outside /v1/, /healthz, /readyz, /metrics, /console, /docs and /openapi.* (e.g. /prod/v1)`)
     } else {
       aliases.set(path.length > 1 ? path.replace(/\/+$/, '') : path, channel)
     }
@@ -289,6 +293,7 @@ export function parseConfig (text: string, file: string, env: Env = process.env)
       deadlineMs: raw.shutdown?.deadlineMs ?? DEFAULTS.shutdownDeadlineMs
     },
     metrics: { port: metricsPort, host: raw.metrics?.host ?? env.HOST ?? DEFAULTS.host },
+    console: consoleConfig,
     logging: {
       format: logFormat as GatewayConfig['logging']['format'],
       successSampleRate: raw.logging?.successSampleRate ?? DEFAULTS.logSuccessSampleRate

@@ -226,6 +226,23 @@ export interface MetricsConfig {
   readonly host: string
 }
 
+/**
+ * The operator console (/console, docs/console.md). Open on the gateway's port in development;
+ * in production off unless `console.enabled: true`, and then served on the metrics listener, or
+ * on the public port only behind an admin key.
+ */
+export interface ConsoleConfig {
+  readonly enabled: boolean
+  /** "public": the gateway's own port; "metrics": the separate metrics listener (metrics.port). */
+  readonly listener: 'public' | 'metrics'
+  /** SHA-256 of the admin key (x-admin-key, or the password of the browser's login prompt); undefined = no key asked. */
+  readonly adminKeySha256: Buffer | undefined
+  /** Why the console is where it is (or off): what check-config prints. */
+  readonly reason: string
+  /** The same for NODE_ENV=production with this file (check-config runs without NODE_ENV), with what would be refused. */
+  readonly inProduction: string
+}
+
 export interface LoggingConfig {
   /** json: one JSON object per line; pretty: pino-pretty; auto: pretty when stdout is a terminal. */
   readonly format: 'json' | 'pretty' | 'auto'
@@ -243,6 +260,7 @@ export interface GatewayConfig {
   readonly delivery: DeliveryConfig
   readonly readinessRefreshMs: number
   readonly metrics: MetricsConfig
+  readonly console: ConsoleConfig
   readonly logging: LoggingConfig
   readonly spool: SpoolConfig
   readonly shutdown: ShutdownConfig

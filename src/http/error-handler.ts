@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, PROBLEMS, problemType, type ProblemCode } from './problems.js'
+import { GatewayError, PROBLEMS, problemType, type EventError, type ProblemCode } from './problems.js'
 import { PROBLEM_CONTENT_TYPE } from './raw-problem.js'
 
 export { PROBLEM_CONTENT_TYPE }
@@ -87,6 +87,7 @@ export type ProblemRenderer = (problem: Problem) => { readonly contentType: stri
 
 export function sendProblem (reply: FastifyReply, problem: Problem, render?: ProblemRenderer): FastifyReply {
   reply.request.errorCode = problem.body.code as string
+  if (problem.body.errors !== undefined) reply.request.eventErrors = problem.body.errors as EventError[]
   if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
   if (render !== undefined) {
     const { contentType, body } = render(problem)

@@ -110,6 +110,7 @@ async function handleIngest (request: FastifyRequest, reply: FastifyReply, acks:
   const partial = config.invalid === 'partial'
   let records = prepared.records
   if (prepared.failing > 0) {
+    request.eventErrors = prepared.errors // for the console's ring of rejections (refused events only)
     const quarantined = channel.quarantine?.events(prepared, events, request.eventSpans, facts) ?? 0
     if (!partial || prepared.failing === prepared.count) {
       const rejection = rejectionOf(prepared, config.name) as GatewayError

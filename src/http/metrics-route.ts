@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 import type { MetricsConfig } from '../config/types.js'
-import type { GatewayMetrics } from '../ops/metrics.js'
+import type { GatewayView } from '../ops/gateway-view.js'
+import { errorHandler, notFoundHandler } from './error-handler.js'
+import { GatewayError } from './problems.js'
 
 export const METRICS_PATH = '/metrics'
 
@@ -12,23 +14,29 @@ export interface MetricsEndpoint {
 }
 
 /**
- * GET /metrics (Prometheus text format). With `metrics.port` set (the default in production,
+ * GET /metrics (Prometheus text format), the whole gateway's (in a cluster: every worker's,
+ * aggregated; ops/gateway-view.ts). With `metrics.port` set (the default in production,
  * load-config.ts) it is served by a second, minimal Fastify instance on that port (started when
  * the gateway is ready, closed with it) and the public listener has no /metrics at all, so the
- * figures can stay on a private network.
+ * figures can stay on a private network. `admin` adds routes to that listener (the console).
  */
-export function metricsRoutes (app: FastifyInstance, metrics: GatewayMetrics, config: MetricsConfig): MetricsEndpoint {
+export function metricsRoutes (app: FastifyInstance, view: GatewayView, contentType: string, config: MetricsConfig,
+  admin?: (server: FastifyInstance) => Promise<void>): MetricsEndpoint {
   // Requests that arrive while a rendering is under way share it (about 5 ms of CPU for the
   // default registry): a burst of scrapes, or of pipelined GET /metrics, costs one rendering.
   let rendering: Promise<string> | undefined
   const serve = async (): Promise<string> => {
-    rendering ??= metrics.exposition().finally(() => { rendering = undefined })
-    return await rendering
+    rendering ??= view.exposition().finally(() => { rendering = undefined })
+    try {
+      return await rendering
+    } catch (err) {
+      throw new GatewayError('GW_ERR_UNAVAILABLE', `The gateway's metrics are not available just now (${(err as Error).message}). Retry in a second`, { retryAfterSeconds: 1 })
+    }
   }
   if (config.port === undefined) {
     app.get(METRICS_PATH, { logLevel: 'silent' }, async (_request, reply) => {
-      reply.type(metrics.contentType)
-      return await serve()
+      const text = await serve()
+      return await reply.type(contentType).send(text)
     })
     return { where: () => 'public' }
   }
@@ -38,10 +46,16 @@ export function metricsRoutes (app: FastifyInstance, metrics: GatewayMetrics, co
   let address = ''
   app.addHook('onReady', async () => {
     server = Fastify({ logger: false })
+    // The same problem+json answers as the public listener.
+    server.decorateRequest('errorCode', null)
+    server.decorateRequest('eventErrors', null)
+    server.setErrorHandler(errorHandler)
+    server.setNotFoundHandler(notFoundHandler(() => []))
     server.get(METRICS_PATH, async (_request, reply) => {
-      reply.type(metrics.contentType)
-      return await serve()
+      const text = await serve()
+      return await reply.type(contentType).send(text)
     })
+    if (admin !== undefined) await admin(server)
     await server.listen({ port, host: config.host })
     const a = server.server.address() as AddressInfo
     address = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`

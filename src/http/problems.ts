@@ -21,6 +21,7 @@ export const PROBLEMS = {
   // The front door (src/front-door/): keys, throttling, quotas, idempotency, browsers, hostile clients.
   GW_ERR_API_KEY_MISSING: { status: 401, title: 'API key required' },
   GW_ERR_API_KEY_INVALID: { status: 401, title: 'Unknown API key' },
+  GW_ERR_ADMIN_KEY_REQUIRED: { status: 401, title: 'Admin key required' },
   GW_ERR_API_KEY_FORBIDDEN: { status: 403, title: 'API key not allowed on this channel' },
   GW_ERR_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin not allowed' },
   GW_ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },

@@ -3,6 +3,7 @@ import type { Channel } from '../channels/channel-registry.js'
 import type { ApiKeyConfig } from '../config/types.js'
 import type { Claim } from '../front-door/idempotency.js'
 import type { EventSpans } from '../ingest/event-spans.js'
+import type { EventError } from './problems.js'
 
 /**
  * Every field a request carries through the gateway, declared in one place with its default.
@@ -29,6 +30,8 @@ declare module 'fastify' {
     errorCode: string | null
     /** Which limit refused the request with 429 ("api_key", "channel", "gateway"; set by the front door). */
     limitedBy: string | null
+    /** Per-event errors of a refused request or of a 207 (set only on those paths), for the console's ring. */
+    eventErrors: readonly EventError[] | null
   }
   /** Route config of the ingest routes (read by the front door too). */
   interface FastifyContextConfig {
@@ -52,4 +55,5 @@ export function decorateRequestFields (app: FastifyInstance): void {
   app.decorateRequest('eventsWritten', 0)
   app.decorateRequest('errorCode', null)
   app.decorateRequest('limitedBy', null)
+  app.decorateRequest('eventErrors', null)
 }

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { pino } from 'pino'
 import type { GatewayConfig } from '../config/types.js'
+import { serveClusterView } from './gateway-view.js'
 
 /** Wait before replacing a worker that crashed while serving. */
 const RESPAWN_DELAY_MS = 1_000
@@ -9,6 +10,9 @@ const RESPAWN_DELAY_MS = 1_000
  * The cluster primary: forks `config.server.workers` gateway processes that share one listening
  * port (node:cluster hands each accepted connection to a worker, round-robin on Linux). Each worker
  * is a whole gateway: its own config, validators, producers and Kinesis connections.
+ *
+ * Metrics: a worker asked for /metrics or the console's feed asks the primary, which gathers every
+ * worker (ops/gateway-view.ts), so one scrape reports the whole gateway.
  *
  * Shutdown: SIGTERM or SIGINT at the primary is sent to every worker as SIGTERM; each worker then
  * drains as a single gateway does (stops taking requests, finishes those in flight, flushes its
@@ -61,6 +65,8 @@ export async function runPrimary (config: GatewayConfig): Promise<number> {
   // SIGHUP reloads the configuration: every worker reloads its own channels (its default would kill the primary).
   process.on('SIGHUP', () => { for (const worker of running) worker.process.kill('SIGHUP') })
 
+  // /metrics and the console, answered by any worker, report the whole gateway through here.
+  serveClusterView()
   log.info({ workers: count, pid: process.pid }, 'kinesis-gateway cluster starting')
   for (let i = 0; i < count; i++) fork()
   await done

@@ -112,8 +112,12 @@ export class GatewayMetrics {
     const registers = [this.registry]
     const p = METRIC_PREFIX
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
-    new Gauge({ name: p + 'info', help: 'Always 1; the labels tell the running version', labelNames: ['version'], registers })
+    // Cluster mode (ops/cluster-metrics.ts) sums every series over the workers, except where the
+    // aggregator below says otherwise: what is one fact of the gateway is taken once, not summed.
+    new Gauge({ name: p + 'info', help: 'Always 1; the labels tell the running version', labelNames: ['version'], registers, aggregator: 'first' })
       .set({ version: opts.version }, 1)
+    new Gauge({ name: p + 'workers', help: 'Worker processes that answered this scrape (each reports 1; summed over the cluster)', registers })
+      .set(1)
 
     this.requests = new Counter({ name: p + 'http_requests_total', help: 'HTTP requests answered, by route pattern, channel and status', labelNames: ['route', 'channel', 'status'], registers })
     this.eventsAccepted = new Counter({ name: p + 'events_accepted_total', help: 'Events written to Kinesis and acknowledged (or reported written in a partial failure)', labelNames: ['channel'], registers })
@@ -138,7 +142,7 @@ export class GatewayMetrics {
     const fold = (): void => { this.foldShardTallies() }
     this.shardRecordsTotal = new Counter({ name: p + 'shard_records_total', help: 'Records written per shard, from the ShardId of each PutRecords result', labelNames: ['stream', 'shard'], registers, collect: fold })
     this.reloads = new Counter({ name: p + 'config_reloads_total', help: 'Configuration reloads, by result (applied, rejected, unchanged)', labelNames: ['result'], registers })
-    this.lastReload = new Gauge({ name: p + 'config_last_reload_success_timestamp_seconds', help: 'Unix time of the start or of the last applied reload', registers })
+    this.lastReload = new Gauge({ name: p + 'config_last_reload_success_timestamp_seconds', help: 'Unix time of the start or of the last applied reload (in a cluster: the oldest of the workers)', registers, aggregator: 'min' })
     this.lastReload.setToCurrentTime()
 
     const producers = opts.producers

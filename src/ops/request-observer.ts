@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RejectionRing } from '../console/rejection-ring.js'
 import type { LoggingConfig } from '../config/types.js'
 import { REPLAYED_HEADER } from '../front-door/idempotency.js'
 import type { GatewayMetrics } from './metrics.js'
@@ -8,8 +9,10 @@ import type { GatewayMetrics } from './metrics.js'
  * channel, status, events, ms, code; the request id comes from the request's logger). Health and
  * metrics routes log nothing (their log level is silent); successful requests can be sampled
  * with `logging.successSampleRate`; errors are always logged. Bodies and headers are never logged.
+ * With the console on, refused requests of the channel routes (and 207s) also go into its bounded
+ * ring: one comparison for every other request.
  */
-export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig): void {
+export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, logging: LoggingConfig, ring?: RejectionRing): void {
   const sampleRate = logging.successSampleRate
 
   // Callback-style (nothing is awaited): no promise per request.
@@ -41,6 +44,21 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
       replayed: reply.hasHeader(REPLAYED_HEADER)
     })
 
+    if (ring !== undefined && (status >= 400 || status === 207) && (channel !== undefined || (route !== undefined && CHANNEL_ROUTE.test(route)))) {
+      ring.add({
+        channel,
+        route: route ?? 'unmatched',
+        clientId: request.apiClient?.id,
+        status,
+        code: request.errorCode,
+        requestId: request.id,
+        events: request.eventCount,
+        written: request.eventsWritten,
+        errors: request.eventErrors,
+        body: request.body
+      })
+    }
+
     const log = request.log
     // Health and metrics routes are declared with logLevel 'silent'; LOG_LEVEL=warn silences 2xx too.
     if (log.level === 'silent' || (status < 500 && !isInfoEnabled(log.level))) return
@@ -58,6 +76,9 @@ export function requestObserver (app: FastifyInstance, metrics: GatewayMetrics, 
     else log.info(line, 'request')
   }
 }
+
+/** The channel routes of every version (sending, dry run, schema), whose refusals the console lists. */
+const CHANNEL_ROUTE = /^\/v\d+\/:channel/
 
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
 

@@ -42,13 +42,18 @@ function mirroredCounter<L extends string> (registry: Registry, name: string, he
   })
 }
 
+/**
+ * A gauge read at scrape time. In a cluster its series are summed over the workers (buffers,
+ * spool depth, per-shard load: the gateway's total), unless `aggregator` says how else.
+ */
 function scrapedGauge<L extends string> (registry: Registry, name: string, help: string, labelNames: readonly L[],
-  read: () => Iterable<readonly [Labels<L>, number]>): void {
+  read: () => Iterable<readonly [Labels<L>, number]>, aggregator: 'sum' | 'min' | 'max' = 'sum'): void {
   // eslint-disable-next-line no-new
   new Gauge<L>({
     name: METRIC_PREFIX + name,
     help,
     labelNames,
+    aggregator,
     registers: [registry],
     collect () {
       this.reset()
@@ -80,8 +85,8 @@ export function registerScrapedMetrics (registry: Registry, sources: ScrapeSourc
   // Redis is configured at start (a reload cannot add it): without it there is no state to report.
   if (sources.sharedState() !== 'off') {
     scrapedGauge(registry, 'redis_shared_limits',
-      '1 while rate limits, quotas and idempotency keys are shared through Redis, 0 while this instance falls back to local state (only with Redis configured)',
-      [], () => [[{}, sources.sharedState() === 'shared' ? 1 : 0]])
+      '1 while rate limits, quotas and idempotency keys are shared through Redis, 0 while this instance (in a cluster: any worker) falls back to local state (only with Redis configured)',
+      [], () => [[{}, sources.sharedState() === 'shared' ? 1 : 0]], 'min')
   }
   mirroredCounter(registry, 'redis_fallbacks_total',
     'Rate-limit, quota and idempotency decisions taken locally because Redis could not be used',
@@ -113,6 +118,6 @@ export function registerScrapedMetrics (registry: Registry, sources: ScrapeSourc
   mirroredCounter(registry, 'shard_held_back_total', 'Times a record was held back because its shard was at its pacing limit (throttling avoided)',
     ['stream', 'shard'], () => shardSeries(sources, (l) => l.deferred))
 
-  scrapedGauge(registry, 'draining', '1 while the gateway is draining (SIGTERM received: /readyz answers 503), else 0',
-    [], () => [[{}, sources.draining() ? 1 : 0]])
+  scrapedGauge(registry, 'draining', '1 while the gateway (in a cluster: any worker) is draining (SIGTERM received: /readyz answers 503), else 0',
+    [], () => [[{}, sources.draining() ? 1 : 0]], 'max')
 }

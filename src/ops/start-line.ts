@@ -13,6 +13,8 @@ export function startLine (app: FastifyInstance, address: string): Record<string
     node: process.version,
     address,
     metrics: metricsWhere === 'public' ? `${address}/metrics` : `${metricsWhere}/metrics`,
+    console: consoleAddress(app, address) ?? 'off',
+    docs: `${address}/docs`,
     configFile: config.configFile,
     kinesis: {
       mode: kinesis.mode,
@@ -36,6 +38,13 @@ export function startLine (app: FastifyInstance, address: string): Record<string
     },
     logging: { level: config.logLevel, format: config.logging.format, successSampleRate: config.logging.successSampleRate }
   }
+}
+
+/** The console's URL (on the gateway's port or on the metrics listener), or undefined when it is off. */
+export function consoleAddress (app: FastifyInstance, address: string): string | undefined {
+  const { config, metricsEndpoint } = app.gateway
+  if (!config.console.enabled) return undefined
+  return `${config.console.listener === 'metrics' ? metricsEndpoint.where() : address}/console`
 }
 
 /** The start line's message: version, address, and the Kinesis target with what chose it. */
