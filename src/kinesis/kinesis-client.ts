@@ -15,19 +15,17 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'kinesis-gateway-local', secretAccessKe
  * never consumes with SubscribeToShard, so it always uses HTTP/1.1 with a keep-alive socket pool:
  * it works against every Kinesis-API server, and socket limits and timeouts are explicit.
  *
- * `maxAttempts` is 1 for the producer: delivery retries failed records itself, per record and
- * within each record's deadline, and SDK-level retries would double-count that time.
+ * This client is the control plane (ListShards, DescribeStream, CreateStream, the CLI) and lends
+ * its credential chain, region and SHA-256 to the data path's own sender (put-records-sender.ts).
+ * `maxAttempts` 1 suits callers that retry themselves.
  */
-export function createKinesisClient (config: KinesisConfig, options: { maxAttempts?: number, cacheMiddleware?: boolean } = {}): KinesisClient {
+export function createKinesisClient (config: KinesisConfig, options: { maxAttempts?: number } = {}): KinesisClient {
   const agentOptions = { keepAlive: true, maxSockets: config.maxSockets, keepAliveMsecs: 1000 }
   return new KinesisClient({
     region: config.region,
     ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),
     ...(config.localCredentials ? { credentials: LOCAL_CREDENTIALS } : {}),
     maxAttempts: options.maxAttempts ?? 3,
-    // The SDK then resolves each command class's middleware chain once, not on every send: for the
-    // producer's client, whose calls never pass per-call options (they would turn the cache off).
-    cacheMiddleware: options.cacheMiddleware ?? false,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: config.connectTimeoutMs,
       requestTimeout: config.requestTimeoutMs,
