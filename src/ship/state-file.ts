@@ -1,5 +1,6 @@
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { takePidLock } from '../ops/pid-lock.js'
 
 /**
  * The shipper's checkpoint file: per followed file its identity (device + inode, with a fingerprint
@@ -100,29 +101,9 @@ export async function writeState (file: string, state: ShipState): Promise<void>
  */
 export async function lockState (file: string): Promise<() => Promise<void>> {
   const lock = file + '.lock'
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(lock, String(process.pid), { flag: 'wx' })
-      return async () => { await rm(lock, { force: true }) }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new Error(`cannot create ${lock}: ${(err as Error).message}. Fix: make the state file's folder writable, or give another file with --state`)
-      }
-      const owner = Number(await readFile(lock, 'utf8').catch(() => ''))
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new Error(`the state file ${file} is in use by process ${owner} (another ship). Fix: stop it, or give this one its own --state file`)
-      }
-      await rm(lock, { force: true })
-    }
-  }
-  throw new Error(`could not lock the state file ${file} (${lock})`)
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return await takePidLock(lock, {
+    inUse: (owner) => `the state file ${file} is in use by process ${owner} (another ship). Fix: stop it, or give this one its own --state file`,
+    cannotCreate: (err) => `cannot create ${lock}: ${err.message}. Fix: make the state file's folder writable, or give another file with --state`,
+    failed: `could not lock the state file ${file} (${lock})`
+  })
 }

@@ -1,5 +1,6 @@
 import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { takePidLock } from '../../ops/pid-lock.js'
 
 /** Segment files are named by a zero-padded, ever-increasing number, so names sort in write order. */
 const SEGMENT = /^(\d{16})\.seg$/
@@ -68,28 +69,8 @@ export async function syncDir (dir: string): Promise<void> {
  * is taken over. Returns a function that releases the lock.
  */
 export async function lockSpool (dir: string): Promise<() => Promise<void>> {
-  const file = join(dir, 'lock')
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx' })
-      return async () => { await rm(file, { force: true }) }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number(await readFile(file, 'utf8').catch(() => ''))
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new Error(`the spool folder ${dir} is in use by process ${owner}. Fix: give each gateway instance its own spool.dir`)
-      }
-      await rm(file, { force: true })
-    }
-  }
-  throw new Error(`could not lock the spool folder ${dir}`)
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return await takePidLock(join(dir, 'lock'), {
+    inUse: (owner) => `the spool folder ${dir} is in use by process ${owner}. Fix: give each gateway instance its own spool.dir`,
+    failed: `could not lock the spool folder ${dir}`
+  })
 }
