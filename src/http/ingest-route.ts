@@ -7,7 +7,7 @@ import { SpoolFullError } from '../delivery/spool/spool-writer.js'
 import { BufferFullError, type DeliveryReport } from '../delivery/stream-producer.js'
 import type { InputFormatCodec } from '../ingest/formats/format.js'
 import { codecOf } from '../ingest/formats/input-formats.js'
-import { eventsOf, prepareRecords, rejectionOf, type Prepared } from '../ingest/prepare-records.js'
+import { errorsByEvent, eventsOf, prepareRecords, rejectionOf, type Prepared } from '../ingest/prepare-records.js'
 import type { OutgoingRecord } from '../kinesis/sink.js'
 import { decodeContentEncoding, PROTOBUF_TYPES, registerBodyParsers } from './body-parsers.js'
 import { errorHandler } from './error-handler.js'
@@ -224,13 +224,8 @@ function asBuffer (body: string | Uint8Array): string | Buffer {
  * 503 not delivered. Delivered slots of `report` follow the valid events only.
  */
 function multiStatus (prepared: Prepared, mode: 'delivered' | 'buffered' | 'spool', report: DeliveryReport, quarantine: boolean): string {
-  const { count, ids, failed, errors } = prepared
-  const byIndex = new Map<number, Array<{ pointer: string, reason: string }>>()
-  for (const e of errors) {
-    let list = byIndex.get(e.index)
-    if (list === undefined) byIndex.set(e.index, list = [])
-    list.push({ pointer: e.pointer, reason: e.reason })
-  }
+  const { count, ids, failed } = prepared
+  const byIndex = errorsByEvent(prepared)
   const results = new Array<Record<string, unknown>>(count)
   let accepted = 0
   let slot = 0

@@ -166,6 +166,17 @@ export function prepareRecords (channel: PreparingChannel, events: readonly unkn
 
 const NO_KINDS: ReadonlySet<ProblemKind> = new Set()
 
+/** A prepared request's problems grouped by event (pointer and reason), for per-event answers and the quarantine. */
+export function errorsByEvent (prepared: Prepared): Map<number, Array<{ pointer: string, reason: string }>> {
+  const byIndex = new Map<number, Array<{ pointer: string, reason: string }>>()
+  for (const e of prepared.errors) {
+    let list = byIndex.get(e.index)
+    if (list === undefined) byIndex.set(e.index, list = [])
+    list.push({ pointer: e.pointer, reason: e.reason })
+  }
+  return byIndex
+}
+
 function tooLarge (index: number, size: number, limit: number): EventError {
   return { index, pointer: '', reason: `is ${size} bytes as a Kinesis record (data plus partition key); the limit is ${limit}` }
 }

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { StreamProducer } from '../delivery/stream-producer.js'
-import type { EventError } from '../http/problems.js'
 import type { OutgoingRecord } from '../kinesis/sink.js'
 import type { EventSpans } from './event-spans.js'
-import { BrokenLine, KIND_OF_CODE, type Prepared, type ProblemKind } from './prepare-records.js'
+import { BrokenLine, errorsByEvent, KIND_OF_CODE, type Prepared, type ProblemKind } from './prepare-records.js'
 import type { RequestFacts } from './record-encoder.js'
 
 /**
@@ -52,13 +51,7 @@ export class Quarantine {
     const failed = prepared.failed
     if (failed === null) return 0
     const offsets = spans !== null && spans.offsets.length === 2 * prepared.count ? spans.offsets : undefined
-    // Errors per event (the request's list is in request order, capped).
-    const byIndex = new Map<number, EventError[]>()
-    for (const e of prepared.errors) {
-      let list = byIndex.get(e.index)
-      if (list === undefined) byIndex.set(e.index, list = [])
-      list.push(e)
-    }
+    const byIndex = errorsByEvent(prepared)
     const records: OutgoingRecord[] = []
     const reasons = new Map<ProblemKind, number>()
     for (let i = 0; i < failed.length; i++) {
@@ -84,18 +77,18 @@ export class Quarantine {
   /** Quarantines a whole body that could not be parsed (kept as text, with the parse error). */
   body (body: Buffer, reason: string, facts: RequestFacts): void {
     const text = body.toString('utf8')
-    const record = this.record(randomUUID(), 'malformed', [{ index: 0, pointer: '', reason }], '"text":' + JSON.stringify(text), facts)
+    const record = this.record(randomUUID(), 'malformed', [{ pointer: '', reason }], '"text":' + JSON.stringify(text), facts)
     this.send([record], new Map([['malformed', 1]]))
   }
 
-  private record (eventId: string, kind: ProblemKind, errors: readonly EventError[], payload: string, facts: RequestFacts): OutgoingRecord {
+  private record (eventId: string, kind: ProblemKind, errors: ReadonlyArray<{ readonly pointer: string, readonly reason: string }>, payload: string, facts: RequestFacts): OutgoingRecord {
     const head = '{"channel":' + this.channelJson +
       ',"received_at":"' + facts.receivedAt +
       '","event_id":"' + eventId +
       '","client_id":' + (facts.clientId === undefined ? 'null' : JSON.stringify(facts.clientId)) +
       ',"source_ip":' + (facts.sourceIp === undefined ? 'null' : JSON.stringify(facts.sourceIp)) +
       ',"reason":"' + kind +
-      '","errors":' + JSON.stringify(errors.map((e) => ({ pointer: e.pointer, reason: e.reason }))) + ','
+      '","errors":' + JSON.stringify(errors) + ','
     let data = Buffer.from(head + payload + '}\n')
     if (data.length + eventId.length > this.maxRecordBytes) {
       // Too large to keep whole (an event over the record limit): keep its beginning.
